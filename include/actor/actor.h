@@ -1,0 +1,350 @@
+/*
+ * libactor — actors for C: a stable C ABI over a multi-threaded libevent runtime.
+ *
+ * This header is the whole supported interface. Nothing outside it (internal
+ * headers, unexported symbols, struct layouts) is part of the ABI.
+ *
+ * Conventions
+ * - Functions that can fail return int: ACTOR_OK (0) or a negative ACTOR_E*
+ *   code; results come back through out-parameters, which are left untouched
+ *   on failure. A NULL handle or a bad argument is ACTOR_EINVAL, never a crash.
+ * - Handles are opaque. "Counted" handles (actor_addr from actor_spawn or
+ *   addr_ref) must be released once; "borrowed" ones must not.
+ * - Threads: addr_* and actor_responder_* may be called from any thread;
+ *   actor_ctx_* only inside the callbacks of the actor that ctx belongs to.
+ *   Blocking calls (addr_join, actor_responder_wait with a nonzero timeout,
+ *   actor_runtime_shutdown) return ACTOR_EDEADLK on a worker thread.
+ */
+#ifndef ACTOR_ACTOR_H
+#define ACTOR_ACTOR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ACTOR_STATIC)
+#define ACTOR_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define ACTOR_API __attribute__((visibility("default")))
+#else
+#define ACTOR_API
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ACTOR_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ACTOR_NODISCARD
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors and version                                                        */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    ACTOR_OK = 0,
+    ACTOR_EINVAL = -1,     /* bad argument or NULL handle                          */
+    ACTOR_ENOMEM = -2,     /* an allocation failed; nothing was done               */
+    ACTOR_ECLOSED = -3,    /* the actor (or runtime) is stopping or done           */
+    ACTOR_ETIMEDOUT = -4,  /* a wait ran out of time; the thing is still pending   */
+    ACTOR_ECANCELED = -5,  /* the actor stopped, or dropped the request, unanswered */
+    ACTOR_ENOHANDLER = -6, /* the actor's class has no handler for that type       */
+    ACTOR_ETYPE = -7,      /* payload does not fit the type's layout; or a type
+                              redefined with other layouts                          */
+    ACTOR_EHANDLER = -8,   /* the request handler failed (see handler_error)       */
+    ACTOR_EDEADLK = -9,    /* a blocking call on a worker thread of a runtime      */
+    ACTOR_EBUSY = -10,     /* a class in use is changed; a registered name taken   */
+    ACTOR_EAGAIN = -11,    /* not complete yet                                     */
+    ACTOR_EFULL = -12      /* reserved: v1 mailboxes are unbounded                 */
+};
+
+/* A short English description of `code`; never NULL, also for unknown codes. */
+ACTOR_API const char *actor_strerror(int code);
+
+#define ACTOR_VERSION_MAJOR 1
+#define ACTOR_VERSION_MINOR 0
+#define ACTOR_VERSION_PATCH 0
+
+/* The library's version: (major << 16) | (minor << 8) | patch. */
+ACTOR_API unsigned actor_version(void);
+/* The library's version as "MAJOR.MINOR.PATCH"; a static string. */
+ACTOR_API const char *actor_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Opaque handles                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct actor_runtime actor_runtime;
+typedef struct actor_class actor_class;
+typedef struct actor_msgtype actor_msgtype;
+typedef struct actor_addr actor_addr;
+typedef struct actor_ctx actor_ctx;
+typedef struct actor_responder actor_responder;
+typedef struct actor_promise actor_promise;
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Starts a runtime of `threads` workers (0: one per online CPU; at most 1024),
+ * each a thread driving its own libevent event_base.
+ * Returns ACTOR_OK and *out, ACTOR_EINVAL (out NULL, threads too many),
+ * ACTOR_ENOMEM, or ACTOR_ECLOSED if a worker thread could not be started.
+ */
+ACTOR_API int actor_runtime_new(unsigned threads, actor_runtime **out);
+
+/*
+ * Interrupts every live actor (behind what is already queued to it), waits
+ * until all are Done, then stops the workers. From the call on, actor_spawn
+ * on this runtime returns ACTOR_ECLOSED, even when the wait times out.
+ * timeout_ms < 0 waits as long as needed. Returns ACTOR_OK once every actor
+ * is Done and the workers stopped; ACTOR_ETIMEDOUT if the time ran out first
+ * (call again to wait more); ACTOR_EDEADLK on a worker thread; ACTOR_EINVAL
+ * for NULL. Idempotent. Any thread outside the runtime.
+ */
+ACTOR_API int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms);
+
+/*
+ * Shuts the runtime down (waiting as long as needed) if that was not done,
+ * then frees it. Addresses and responders outlive it: every operation on them
+ * then returns ACTOR_ECLOSED, every request still pending (deferred ones too)
+ * completes with ACTOR_ECANCELED, a promise still held resolves to
+ * ACTOR_ECLOSED; they must still be released or freed. NULL is fine.
+ * Called on a worker thread it logs an error and does nothing (it would
+ * deadlock).
+ */
+ACTOR_API void actor_runtime_free(actor_runtime *rt);
+
+/* ------------------------------------------------------------------------ */
+/* Message types: named, with a checked layout; one mailbox carries them all */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Defines (or finds) the process-wide type `name` (1 to 64 characters of
+ * [A-Za-z0-9_.:-]). `layout` describes the payload, `reply_layout` the reply
+ * of a request of this type. A layout is NULL (opaque bytes of any length),
+ * "" (no fields, size 0) or a format of Python's struct module, always
+ * little-endian, standard sizes, no padding: the characters x ? b B h H i I q
+ * Q f d s, each with an optional decimal repeat count ("qq", "16s", "2id").
+ * Returns ACTOR_OK and *out (the same pointer for a name defined again with
+ * the same layouts, compared as strings); ACTOR_ETYPE for a name already
+ * defined with other layouts; ACTOR_EINVAL for a bad name or layout or NULL
+ * out; ACTOR_ENOMEM. Types live as long as the process. Any thread.
+ */
+ACTOR_API int actor_msgtype_define(const char *name, const char *layout,
+                                   const char *reply_layout, const actor_msgtype **out);
+/* The type named `name`, or NULL if none (or name NULL). Any thread. */
+ACTOR_API const actor_msgtype *actor_msgtype_find(const char *name);
+/* The type's name; NULL for a NULL type. */
+ACTOR_API const char *actor_msgtype_name(const actor_msgtype *t);
+/* The payload layout; NULL for opaque bytes (and for a NULL type). */
+ACTOR_API const char *actor_msgtype_layout(const actor_msgtype *t);
+/* The reply layout; NULL for opaque bytes (and for a NULL type). */
+ACTOR_API const char *actor_msgtype_reply_layout(const actor_msgtype *t);
+/* The payload size in bytes the layout fixes; 0 when opaque (or "" or NULL). */
+ACTOR_API size_t actor_msgtype_size(const actor_msgtype *t);
+/* The reply size in bytes the reply layout fixes; 0 when opaque or "". */
+ACTOR_API size_t actor_msgtype_reply_size(const actor_msgtype *t);
+
+/* ------------------------------------------------------------------------ */
+/* Actor classes: the behaviour                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Runs first, before any message. Nonzero: logged; the actor processes
+ * nothing, finalize runs, it is Done and its queued requests are canceled. */
+typedef int (*actor_init_fn)(actor_ctx *ctx, void *state);
+/* Runs last, once, whether init succeeded or not. */
+typedef void (*actor_finalize_fn)(actor_ctx *ctx, void *state);
+/* Runs for addr_interrupt and at runtime shutdown. Default: actor_ctx_stop. */
+typedef void (*actor_interrupt_fn)(actor_ctx *ctx, void *state);
+/* An event. Nonzero goes to the fallback with that very code. */
+typedef int (*actor_event_fn)(actor_ctx *ctx, void *state, const void *payload, size_t len);
+/* A request: answer with actor_ctx_reply or actor_ctx_defer. Returning
+ * nonzero without answering completes it with ACTOR_EHANDLER (the code is
+ * the responder's handler_error); 0 without answering: ACTOR_ECANCELED. */
+typedef int (*actor_request_fn)(actor_ctx *ctx, void *state, const void *payload, size_t len);
+/* A forwarded responder's outcome (see actor_responder_forward). */
+typedef void (*actor_response_fn)(actor_ctx *ctx, void *state, const actor_msgtype *type,
+                                  int status, const void *reply, size_t len);
+/* An event handler's error. Default: log it. */
+typedef void (*actor_fallback_fn)(actor_ctx *ctx, void *state, const actor_msgtype *type,
+                                  int err);
+
+/*
+ * Creates a class named `name` (the type-name rule) with no hooks.
+ * Returns ACTOR_OK and *out (the caller's reference, dropped by
+ * actor_class_free), ACTOR_EINVAL or ACTOR_ENOMEM.
+ *
+ * Every setter below returns ACTOR_OK, ACTOR_EINVAL (NULL class or type), or
+ * ACTOR_EBUSY once an actor was spawned from the class. A NULL fn removes the
+ * hook. Classes are not thread-safe while being set up; once in use they are
+ * read-only and may be spawned from any thread.
+ */
+ACTOR_API int actor_class_new(const char *name, actor_class **out);
+ACTOR_API int actor_class_on_init(actor_class *c, actor_init_fn fn);
+ACTOR_API int actor_class_on_finalize(actor_class *c, actor_finalize_fn fn);
+ACTOR_API int actor_class_on_interrupt(actor_class *c, actor_interrupt_fn fn);
+ACTOR_API int actor_class_on_fallback(actor_class *c, actor_fallback_fn fn);
+ACTOR_API int actor_class_on_event(actor_class *c, const actor_msgtype *t, actor_event_fn fn);
+ACTOR_API int actor_class_on_request(actor_class *c, const actor_msgtype *t, actor_request_fn fn);
+ACTOR_API int actor_class_on_response(actor_class *c, const actor_msgtype *t,
+                                      actor_response_fn fn);
+/* Frees what init put into the state; runs after finalize. */
+ACTOR_API int actor_class_set_state_free(actor_class *c, void (*free_fn)(void *state));
+/* For spawns with state NULL: the runtime makes a zeroed block of `size`
+ * bytes (0: state stays NULL) and frees it after finalize and state_free. */
+ACTOR_API int actor_class_set_state_size(actor_class *c, size_t size);
+/* Registers the class process-wide by its name; the registry holds its own
+ * reference. ACTOR_EBUSY if the name is taken (by this class or another). */
+ACTOR_API int actor_class_register(actor_class *c);
+/* The registered class named `name` (borrowed), or NULL. Any thread. */
+ACTOR_API actor_class *actor_class_find(const char *name);
+/* The class's name; NULL for NULL. */
+ACTOR_API const char *actor_class_name(const actor_class *c);
+/* Drops the caller's reference; actors spawned from it and the registry keep
+ * it alive. NULL is fine. */
+ACTOR_API void actor_class_free(actor_class *c);
+
+/* ------------------------------------------------------------------------ */
+/* Spawning, addresses, context                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Spawns an actor of class `cls` on `rt`. Spawned from inside an actor, it
+ * lives on the spawner's worker; from outside, workers take turns.
+ * On ACTOR_OK the runtime owns `state` (NULL: a zeroed block of the class's
+ * state size) and *out is one counted address. On failure the caller keeps
+ * `state`: ACTOR_EINVAL, ACTOR_ENOMEM, ACTOR_ECLOSED (runtime shut down).
+ */
+ACTOR_API int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **out);
+
+/* One more counted reference to the actor; returns `a` (NULL for NULL). */
+ACTOR_API actor_addr *addr_ref(actor_addr *a);
+/* Drops a counted reference. When the last one goes and the mailbox is
+ * empty, the actor stops (finalize, then Done). NULL is fine. */
+ACTOR_API void addr_release(actor_addr *a);
+
+/*
+ * Sends an event (a copy of payload) to the actor. Returns ACTOR_OK;
+ * ACTOR_EINVAL (NULL a or t, payload NULL with len > 0); ACTOR_ETYPE (len
+ * is not the layout's size); ACTOR_ENOHANDLER (no event handler for t);
+ * ACTOR_ECLOSED (stopping or done); ACTOR_ENOMEM. Messages from one thread or
+ * actor to one actor arrive in the order sent.
+ */
+ACTOR_API int addr_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len);
+
+/*
+ * Sends a request; *out is a responder at once, which the caller must free
+ * (or consume with actor_responder_forward). It completes exactly once.
+ * Returns as addr_send (ENOHANDLER: no request handler for t); on failure
+ * *out is untouched and nothing was sent.
+ */
+ACTOR_API ACTOR_NODISCARD int addr_interact(actor_addr *a, const actor_msgtype *t,
+                                            const void *payload, size_t len,
+                                            actor_responder **out);
+
+/* Queues an interrupt behind what was sent before: the class's on_interrupt
+ * runs (default: stop). ACTOR_OK, ACTOR_EINVAL, ACTOR_ECLOSED, ACTOR_ENOMEM. */
+ACTOR_API int addr_interrupt(actor_addr *a);
+
+/* Waits until the actor is Done. timeout_ms < 0: no limit; 0: just look.
+ * ACTOR_OK once Done, ACTOR_ETIMEDOUT, ACTOR_EINVAL, or ACTOR_EDEADLK on a
+ * worker thread with a nonzero timeout. */
+ACTOR_API int addr_join(actor_addr *a, int timeout_ms);
+/* 1 if the actor is Done, else 0 (also for NULL). */
+ACTOR_API int addr_is_done(const actor_addr *a);
+
+/* The actor's own address, borrowed (not counted). Only inside its callbacks. */
+ACTOR_API actor_addr *actor_ctx_self(actor_ctx *ctx);
+/* The runtime the actor runs on. */
+ACTOR_API actor_runtime *actor_ctx_runtime(actor_ctx *ctx);
+/* After the current callback the actor takes no more messages: finalize runs,
+ * then it is Done. Queued events are dropped (and counted), queued requests
+ * complete with ACTOR_ECANCELED. */
+ACTOR_API void actor_ctx_stop(actor_ctx *ctx);
+/* Answers the current request (once). ACTOR_OK; ACTOR_EINVAL outside a
+ * request handler or after an answer; ACTOR_ETYPE (size does not fit the
+ * reply layout; the request stays unanswered); ACTOR_ENOMEM. */
+ACTOR_API int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len);
+/* Takes the current request out of the handler: *out answers it later from
+ * any thread. ACTOR_OK, ACTOR_EINVAL (outside a request handler or after an
+ * answer), ACTOR_ENOMEM. */
+ACTOR_API int actor_ctx_defer(actor_ctx *ctx, actor_promise **out);
+
+/* Answers a deferred request. Consumes p on ACTOR_OK, and only then:
+ * ACTOR_ETYPE (wrong size), ACTOR_ENOMEM, ACTOR_EINVAL leave it the caller's.
+ * ACTOR_ECLOSED when the runtime was freed meanwhile (the request was
+ * canceled); p is consumed then as well. Any thread. */
+ACTOR_API int actor_promise_resolve(actor_promise *p, const void *reply, size_t len);
+/* Fails a deferred request: it completes with ACTOR_EHANDLER and handler
+ * error `err` (nonzero, else ACTOR_EINVAL). Consumption as resolve. */
+ACTOR_API int actor_promise_reject(actor_promise *p, int err);
+/* Drops a promise; unanswered, its request completes with ACTOR_ECANCELED.
+ * NULL is fine. */
+ACTOR_API void actor_promise_free(actor_promise *p);
+
+/* ------------------------------------------------------------------------ */
+/* Responders: awaitable replies                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Waits for completion. Returns the final status (ACTOR_OK, ACTOR_ECANCELED,
+ * ACTOR_EHANDLER); ACTOR_ETIMEDOUT (timeout_ms >= 0 ran out; 0 just looks);
+ * ACTOR_EDEADLK on a worker thread with a nonzero timeout; ACTOR_EINVAL. */
+ACTOR_API int actor_responder_wait(actor_responder *r, int timeout_ms);
+/* The final status, or ACTOR_EAGAIN while pending (ACTOR_EINVAL for NULL). */
+ACTOR_API int actor_responder_status(const actor_responder *r);
+/* The reply bytes once complete with ACTOR_OK (valid until free), else NULL;
+ * *len (if len not NULL) gets their size, 0 when NULL is returned. */
+ACTOR_API const void *actor_responder_data(const actor_responder *r, size_t *len);
+/* The handler's own code when the status is ACTOR_EHANDLER, else 0. */
+ACTOR_API int actor_responder_handler_error(const actor_responder *r);
+/* The responder's type (NULL for NULL). */
+ACTOR_API const actor_msgtype *actor_responder_type(const actor_responder *r);
+/* A file descriptor that becomes readable once the responder is complete
+ * (an eventfd made on the first call; owned by r, closed by free). Poll it,
+ * do not read it. Returns the fd, ACTOR_EINVAL or ACTOR_ENOMEM. */
+ACTOR_API int actor_responder_fd(actor_responder *r);
+/* Calls cb(r, ud) exactly once, unless r is freed first: at once on this
+ * thread if complete, else on the thread that completes it (keep it short,
+ * never block; it may free r). After actor_responder_free returns, cb is not
+ * running and never will. ACTOR_OK; ACTOR_EINVAL (NULL r or cb, a callback
+ * already set). */
+ACTOR_API int actor_responder_then(actor_responder *r, void (*cb)(actor_responder *, void *),
+                                   void *ud);
+/* Delivers (type, status, reply) to the on_response handler of `to` through
+ * its mailbox. Consumes r on ACTOR_OK only, and holds a counted reference to
+ * `to` until delivery. ACTOR_ENOHANDLER if `to`'s class has no on_response
+ * for the type; ACTOR_EINVAL (NULL, a callback already set); ACTOR_ECLOSED
+ * (to is stopping or done); ACTOR_ENOMEM. */
+ACTOR_API int actor_responder_forward(actor_responder *r, actor_addr *to);
+/* Frees the responder; pending is fine (the reply is dropped). NULL is fine. */
+ACTOR_API void actor_responder_free(actor_responder *r);
+
+/* ------------------------------------------------------------------------ */
+/* Plugins and logging                                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Loads the shared object at `path` and runs its `int actor_plugin_init(void)`,
+ * which defines types and registers classes. Loading the same object again
+ * returns ACTOR_OK and does not run init twice. The object stays loaded.
+ * Returns ACTOR_OK; ACTOR_EINVAL (NULL path, no such file, not loadable, no
+ * actor_plugin_init symbol); ACTOR_EHANDLER if init returned nonzero. Every
+ * failure is also logged with its reason. Any thread.
+ */
+ACTOR_API int actor_plugin_load(const char *path);
+
+enum { ACTOR_LOG_ERROR, ACTOR_LOG_WARN, ACTOR_LOG_INFO, ACTOR_LOG_DEBUG };
+typedef void (*actor_log_fn)(int level, const char *msg, void *ud);
+/* Takes every log line of the library from now on (NULL: back to stderr).
+ * fn may be called from any thread, concurrently; msg is valid during the
+ * call only. */
+ACTOR_API void actor_set_log_handler(actor_log_fn fn, void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACTOR_ACTOR_H */

@@ -1,0 +1,123 @@
+/* Addresses: the counted handles through which anyone reaches an actor. */
+#include "alloc.h"
+#include "cell.h"
+#include "responder.h"
+#include "runtime.h"
+#include "sync.h"
+
+actor_addr *addr_ref(actor_addr *a)
+{
+    if (a == NULL)
+        return NULL;
+    /* relaxed: the caller already holds a reference (counted or borrowed in
+     * a callback), so the count cannot reach zero under us. */
+    atomic_fetch_add_explicit(&a->addrs, 1, memory_order_relaxed);
+    actori_cell_ref(a);
+    return a;
+}
+
+void addr_release(actor_addr *a)
+{
+    if (a == NULL)
+        return;
+    /* seq_cst pair with the CLOSE dispatch (cell.c): either it sees this
+     * count, or we see its cleared flag and queue a CLOSE again. */
+    if (atomic_fetch_sub_explicit(&a->addrs, 1, memory_order_seq_cst) == 1 &&
+        atomic_exchange_explicit(&a->close_queued, 1, memory_order_seq_cst) == 0)
+        actori_cell_push(a, &a->close_msg); /* behind everything sent before */
+    actori_cell_unref(a);
+}
+
+/* The checks common to send and interact. Returns ACTOR_OK or the code. */
+static int check_message(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                         int request)
+{
+    if (a == NULL || t == NULL || (payload == NULL && len > 0))
+        return ACTOR_EINVAL;
+    if (!actori_msgtype_fits(t, len))
+        return ACTOR_ETYPE;
+    const actori_handlers *h = actori_class_handlers(a->cls, t);
+    if (h == NULL || (request ? h->request == NULL : h->event == NULL))
+        return ACTOR_ENOHANDLER;
+    return actori_cell_open(a);
+}
+
+int addr_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len)
+{
+    int rc = check_message(a, t, payload, len, 0);
+    if (rc != ACTOR_OK)
+        return rc;
+    actori_env *e = actori_env_new(ACTORI_EVENT, t, payload, len);
+    if (e == NULL)
+        return ACTOR_ENOMEM;
+    actori_cell_push(a, &e->msg);
+    return ACTOR_OK;
+}
+
+int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                  actor_responder **out)
+{
+    if (out == NULL)
+        return ACTOR_EINVAL;
+    int rc = check_message(a, t, payload, len, 1);
+    if (rc != ACTOR_OK)
+        return rc;
+    actori_env *e = actori_env_new(ACTORI_REQUEST, t, payload, len);
+    if (e == NULL)
+        return ACTOR_ENOMEM;
+    actor_responder *r = actori_responder_new(t);
+    if (r == NULL) {
+        actori_env_free(e);
+        return ACTOR_ENOMEM;
+    }
+    e->resp = r;
+    *out = r; /* before the push: a drain on this thread may complete it */
+    actori_cell_push(a, &e->msg);
+    return ACTOR_OK;
+}
+
+int addr_interrupt(actor_addr *a)
+{
+    if (a == NULL)
+        return ACTOR_EINVAL;
+    int rc = actori_cell_open(a);
+    if (rc != ACTOR_OK)
+        return rc;
+    actori_env *e = actori_env_new(ACTORI_INTERRUPT, NULL, NULL, 0);
+    if (e == NULL)
+        return ACTOR_ENOMEM;
+    actori_cell_push(a, &e->msg);
+    return ACTOR_OK;
+}
+
+int addr_is_done(const actor_addr *a)
+{
+    if (a == NULL)
+        return 0;
+    uint32_t s = atomic_load_explicit(&((actor_addr *)a)->status, memory_order_acquire);
+    return (s & ACTORI_S_DONE) ? 1 : 0;
+}
+
+int addr_join(actor_addr *a, int timeout_ms)
+{
+    if (a == NULL)
+        return ACTOR_EINVAL;
+    if (timeout_ms != 0 && actori_on_worker())
+        return ACTOR_EDEADLK;
+    int64_t deadline = actori_deadline(timeout_ms);
+    uint32_t s = atomic_load_explicit(&a->status, memory_order_acquire);
+    while (!(s & ACTORI_S_DONE)) {
+        if (timeout_ms == 0)
+            return ACTOR_ETIMEDOUT;
+        if (!(s & ACTORI_S_WAITERS)) {
+            /* acquire: pairs with the release of Done in finish (cell.c). */
+            s = atomic_fetch_or_explicit(&a->status, ACTORI_S_WAITERS, memory_order_acquire) |
+                ACTORI_S_WAITERS;
+            continue;
+        }
+        if (actori_futex_wait(&a->status, s, deadline) != 0)
+            return ACTOR_ETIMEDOUT;
+        s = atomic_load_explicit(&a->status, memory_order_acquire);
+    }
+    return ACTOR_OK;
+}

@@ -1,0 +1,17 @@
+/* Internal: every allocation of the library goes through these, so that a
+ * test can make the Nth allocation fail. */
+#ifndef ACTORI_ALLOC_H
+#define ACTORI_ALLOC_H
+
+#include <stddef.h>
+
+/* As malloc/calloc/realloc/free. May return NULL; callers handle it. Any thread. */
+void *actori_malloc(size_t size);
+void *actori_calloc(size_t n, size_t size);
+void *actori_realloc(void *p, size_t size);
+void actori_free(void *p);
+
+/* A copy of s (NULL stays NULL) in *out. Returns 0, or -1 when allocation failed. */
+int actori_strdup(const char *s, char **out);
+
+#endif

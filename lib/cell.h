@@ -1,0 +1,63 @@
+/* Internal: the actor cell — an actor's mailbox, status, lifecycle and the
+ * loop that runs its callbacks. The public actor_addr and actor_ctx handles
+ * both point at the cell. */
+#ifndef ACTORI_CELL_H
+#define ACTORI_CELL_H
+
+#include "class.h"
+#include "envelope.h"
+
+#include <actor/actor.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct actori_worker;
+
+/* status bits; ACTIVE is none of them */
+#define ACTORI_S_STOPPING 1u /* takes no more messages: senders get ECLOSED */
+#define ACTORI_S_DONE 2u     /* finalized; joiners wake                    */
+#define ACTORI_S_WAITERS 4u  /* someone sleeps on the status word          */
+
+struct actor_addr {
+    /* Touched by any thread. */
+    actori_mpscq mbox;          /* 24: the mailbox; its empty bit = unscheduled */
+    _Atomic uint32_t status;    /* ACTORI_S_* bits; a futex word for joins      */
+    _Atomic uint32_t addrs;     /* counted addresses: at 0 the actor closes     */
+    _Atomic uint32_t refs;      /* memory: each counted address + the runtime   */
+    _Atomic uint32_t close_queued; /* the embedded CLOSE message is in the mailbox */
+    actori_node sched;          /* link in a worker's ready or inject queue     */
+    actor_class *cls;
+    actor_runtime *rt;          /* valid until Done: never touched after        */
+    struct actori_worker *worker;
+    void *state;
+    /* The owning worker only (or whoever holds the consumer role). */
+    actor_responder *request;   /* the request being handled, unanswered        */
+    struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
+    actori_msg close_msg;
+    actori_msg shutdown_msg;
+    uint64_t dropped;           /* events dropped at stop                       */
+    uint8_t started, stopping, owns_state, shutdown_sent;
+};
+
+/* Appends m to a's mailbox; if that took it from empty, schedules a (or,
+ * when a is Done, drops what is queued on this very thread). The caller holds
+ * a reference to a. Any thread. */
+void actori_cell_push(actor_addr *a, actori_msg *m);
+
+/* Runs a for one batch: init on the first run, then up to a batch of
+ * messages, then finalize once it stops. Returns true when a has more to do
+ * and must go back to the ready queue. a's worker only. */
+bool actori_cell_run(actor_addr *a);
+
+/* Takes / drops a memory reference; the last drop frees the cell. Any thread. */
+void actori_cell_ref(actor_addr *a);
+void actori_cell_unref(actor_addr *a);
+
+/* ACTOR_OK if a still takes messages, else ACTOR_ECLOSED. Any thread. */
+static inline int actori_cell_open(const actor_addr *a)
+{
+    uint32_t s = atomic_load_explicit(&((actor_addr *)a)->status, memory_order_acquire);
+    return (s & (ACTORI_S_STOPPING | ACTORI_S_DONE)) ? ACTOR_ECLOSED : ACTOR_OK;
+}
+
+#endif

@@ -1,0 +1,46 @@
+/* Internal: actor classes (hooks and handler tables) and their registry. */
+#ifndef ACTORI_CLASS_H
+#define ACTORI_CLASS_H
+
+#include "msgtype.h"
+
+#include <actor/actor.h>
+#include <stdatomic.h>
+
+typedef struct actori_handlers {
+    actor_event_fn event;
+    actor_request_fn request;
+    actor_response_fn response;
+} actori_handlers;
+
+struct actor_class {
+    _Atomic uint32_t refs;   /* the creator's, the registry's, one per actor */
+    _Atomic int in_use;      /* set at the first spawn: setters then refuse */
+    int registered;          /* under the class registry lock */
+    actor_init_fn init;
+    actor_finalize_fn finalize;
+    actor_interrupt_fn interrupt;
+    actor_fallback_fn fallback;
+    void (*state_free)(void *state);
+    size_t state_size;
+    actori_handlers *handlers; /* indexed by actor_msgtype id; read-only once in use */
+    uint32_t nhandlers;
+    struct actor_class *next;  /* class registry list */
+    char name[ACTORI_NAME_MAX + 1];
+};
+
+/* The handlers of class c for type t (NULL when it has none). Lock-free:
+ * tables are frozen once the class is in use. Any thread. */
+static inline const actori_handlers *actori_class_handlers(const actor_class *c,
+                                                           const actor_msgtype *t)
+{
+    return t->id < c->nhandlers ? &c->handlers[t->id] : NULL;
+}
+
+/* Marks c in use and takes a reference for a new actor. Any thread. */
+void actori_class_acquire(actor_class *c);
+
+/* Drops a reference; the last one frees c. Any thread. */
+void actori_class_release(actor_class *c);
+
+#endif

@@ -1,0 +1,11 @@
+/* Internal: the library's log lines, sent to the user's handler or stderr. */
+#ifndef ACTORI_LOG_H
+#define ACTORI_LOG_H
+
+#include <actor/actor.h>
+
+/* Formats a line (truncated past 1 KiB) and hands it to the log handler.
+ * User strings must go through "%s", never as the format. Any thread. */
+void actori_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,78 @@
+/* Plugins: shared objects that define types and register classes from their
+ * actor_plugin_init. They stay loaded: classes point into their code. */
+#include "alloc.h"
+#include "log.h"
+
+#include <actor/actor.h>
+#include <dlfcn.h>
+#include <pthread.h>
+
+typedef struct loaded_plugin {
+    void *handle;
+    int result; /* what its init returned, given again to later loads */
+    struct loaded_plugin *next;
+} loaded_plugin;
+
+/* Held across init: plugins load one at a time, and each runs init once. */
+/* Recursive: an init may load the plugins it depends on. */
+static pthread_mutex_t plugin_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static loaded_plugin *plugins;
+
+static loaded_plugin *find_loaded(void *handle)
+{
+    for (loaded_plugin *p = plugins; p; p = p->next)
+        if (p->handle == handle)
+            return p;
+    return NULL;
+}
+
+int actor_plugin_load(const char *path)
+{
+    if (path == NULL || *path == '\0') {
+        actori_log(ACTOR_LOG_ERROR, "actor_plugin_load: no path given");
+        return ACTOR_EINVAL;
+    }
+    pthread_mutex_lock(&plugin_lock);
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char *why = dlerror();
+        actori_log(ACTOR_LOG_ERROR, "cannot load plugin %s: %s", path, why ? why : "unknown");
+        pthread_mutex_unlock(&plugin_lock);
+        return ACTOR_EINVAL;
+    }
+    loaded_plugin *known = find_loaded(handle);
+    if (known != NULL) {
+        int result = known->result;
+        dlclose(handle); /* drop the extra reference dlopen took */
+        pthread_mutex_unlock(&plugin_lock);
+        return result;
+    }
+    int (*init)(void);
+    *(void **)&init = dlsym(handle, "actor_plugin_init");
+    if (init == NULL) {
+        actori_log(ACTOR_LOG_ERROR, "plugin %s has no actor_plugin_init symbol", path);
+        dlclose(handle);
+        pthread_mutex_unlock(&plugin_lock);
+        return ACTOR_EINVAL;
+    }
+    loaded_plugin *entry = actori_malloc(sizeof *entry);
+    if (entry == NULL) {
+        dlclose(handle);
+        pthread_mutex_unlock(&plugin_lock);
+        return ACTOR_ENOMEM;
+    }
+    int rc = init();
+    if (rc != 0) {
+        /* Kept loaded: init may have registered classes pointing into it. */
+        actori_log(ACTOR_LOG_ERROR, "plugin %s: actor_plugin_init failed: %d (%s)", path, rc,
+                   actor_strerror(rc));
+        rc = ACTOR_EHANDLER;
+    }
+    /* Remembered either way, so that init never runs twice in one object. */
+    entry->handle = handle;
+    entry->result = rc;
+    entry->next = plugins;
+    plugins = entry;
+    pthread_mutex_unlock(&plugin_lock);
+    return rc;
+}

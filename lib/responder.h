@@ -1,0 +1,55 @@
+/* Internal: the responder, the completion shared by a requester and the
+ * request (the seed's oneshot). Two references: the requester's handle and
+ * the request side (an envelope, a handler, or a promise). */
+#ifndef ACTORI_RESPONDER_H
+#define ACTORI_RESPONDER_H
+
+#include "envelope.h"
+
+#include <actor/actor.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* state bits */
+#define ACTORI_R_COMPLETE 1u  /* status, data published                      */
+#define ACTORI_R_THEN 2u      /* a then-callback is set                      */
+#define ACTORI_R_FD 4u        /* an eventfd was made: write it at completion */
+#define ACTORI_R_FORWARD 8u   /* forwarded: deliver to an actor at completion */
+#define ACTORI_R_WAITER 16u   /* someone sleeps on the state word            */
+#define ACTORI_R_FREED 32u    /* the handle was freed: no callback any more  */
+#define ACTORI_R_CB_DONE 64u  /* the then-callback has returned              */
+
+#define ACTORI_R_INLINE 16
+
+struct actor_responder {
+    _Atomic uint32_t state;
+    _Atomic uint32_t refs;
+    int status;       /* final status, written before COMPLETE */
+    int handler_error;
+    const actor_msgtype *type;
+    size_t len;
+    unsigned char *data; /* reply bytes: inline_buf or a heap block */
+    void (*cb)(actor_responder *, void *);
+    void *ud;
+    _Atomic int efd;
+    actor_addr *forward_to;   /* counted until delivery */
+    actori_env *forward_env;  /* made by forward: delivery cannot fail */
+    alignas(16) unsigned char inline_buf[ACTORI_R_INLINE];
+};
+
+/* A new pending responder for type t with both references taken. NULL on
+ * ENOMEM. Any thread. */
+actor_responder *actori_responder_new(const actor_msgtype *t);
+
+/* Copies the reply into r before completion (the request side only).
+ * Returns ACTOR_OK or ACTOR_ENOMEM. */
+int actori_responder_set_reply(actor_responder *r, const void *reply, size_t len);
+
+/* Completes r once with status (and handler_error), wakes every kind of
+ * waiter, then drops the request side's reference. The request side only. */
+void actori_responder_complete(actor_responder *r, int status, int handler_error);
+
+/* Drops one reference; the last frees r (and closes its fd). Any thread. */
+void actori_responder_release(actor_responder *r);
+
+#endif

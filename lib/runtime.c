@@ -1,0 +1,361 @@
+/* The runtime: N workers, each a thread driving its own libevent base. An
+ * actor lives on one worker. A worker runs its ready actors in turns; it is
+ * woken (one event_active, the only system call on the path) only when it
+ * may be asleep, so a busy worker costs senders nothing and same-worker
+ * sends never enter the kernel. */
+#include "runtime.h"
+
+#include "alloc.h"
+#include "log.h"
+#include "promise.h"
+#include "sync.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <stddef.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Actor runs per turn before libevent gets to look at its other events. */
+#define ACTORI_RUNS_PER_TURN 256
+#define ACTORI_MAX_WORKERS 1024
+
+static _Thread_local actori_worker *current_worker;
+
+static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+static int evthread_ready;
+
+static void evthread_setup(void) { evthread_ready = evthread_use_pthreads() == 0; }
+
+bool actori_on_worker(void) { return current_worker != NULL; }
+
+actori_worker *actori_current_worker(void) { return current_worker; }
+
+static actor_addr *cell_of_sched(actori_node *n)
+{
+    return (actor_addr *)((char *)n - offsetof(actor_addr, sched));
+}
+
+static void ready_push(actori_worker *w, actor_addr *a)
+{
+    atomic_store_explicit(&a->sched.next, NULL, memory_order_relaxed);
+    if (w->ready_tail != NULL)
+        atomic_store_explicit(&w->ready_tail->next, &a->sched, memory_order_relaxed);
+    else
+        w->ready_head = &a->sched;
+    w->ready_tail = &a->sched;
+}
+
+static actor_addr *ready_pop(actori_worker *w)
+{
+    actori_node *n = w->ready_head;
+    if (n == NULL)
+        return NULL;
+    w->ready_head = atomic_load_explicit(&n->next, memory_order_relaxed);
+    if (w->ready_head == NULL)
+        w->ready_tail = NULL;
+    return cell_of_sched(n);
+}
+
+void actori_schedule(actor_addr *a)
+{
+    actori_worker *w = a->worker;
+    if (current_worker == w) {
+        ready_push(w, a);
+        if (!w->in_turn) /* same thread, so no system call */
+            event_active(w->wake, EV_READ, 0);
+        return;
+    }
+    actori_mpscq_push(&w->inject, &a->sched);
+    /* Dekker pair with worker_turn: the push's seq_cst exchange comes before
+     * this seq_cst load; the worker stores sleeping=1 (seq_cst) before it
+     * looks at the inject queue (seq_cst). So either the worker sees our
+     * actor, or we see sleeping=1. Whoever exchanges sleeping 1->0 wakes it;
+     * the exchange makes that one waker. */
+    if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
+        event_active(w->wake, EV_READ, 0);
+}
+
+static void worker_turn(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    actori_worker *w = arg;
+    if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    w->in_turn = 1;
+    for (;;) {
+        actori_node *n;
+        while ((n = actori_mpscq_pop(&w->inject)) != NULL)
+            ready_push(w, cell_of_sched(n));
+        unsigned runs = 0;
+        actor_addr *a;
+        while (runs < ACTORI_RUNS_PER_TURN && (a = ready_pop(w)) != NULL) {
+            runs++;
+            if (actori_cell_run(a))
+                ready_push(w, a);
+        }
+        if (w->ready_head != NULL || !actori_mpscq_is_empty(&w->inject)) {
+            if (runs < ACTORI_RUNS_PER_TURN)
+                continue;
+            /* Let libevent serve its other events, then come back. */
+            event_active(w->wake, EV_READ, 0);
+            break;
+        }
+        atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+        if (actori_mpscq_is_empty(&w->inject))
+            break; /* asleep: the next cross-thread schedule wakes us */
+        if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst) == 0)
+            break; /* a waker took the flag and has activated us */
+    }
+    w->in_turn = 0;
+}
+
+static void *worker_main(void *arg)
+{
+    actori_worker *w = arg;
+    current_worker = w;
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    current_worker = NULL;
+    return NULL;
+}
+
+static void stop_workers(actor_runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        actori_worker *w = &rt->workers[i];
+        if (!w->started)
+            continue;
+        /* A flag and an activation rather than event_base_loopbreak: a break
+         * sent before the thread enters its loop would be forgotten. */
+        atomic_store_explicit(&w->stop, 1, memory_order_release);
+        event_active(w->wake, EV_READ, 0);
+    }
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        actori_worker *w = &rt->workers[i];
+        if (w->started) {
+            pthread_join(w->thread, NULL);
+            w->started = 0;
+        }
+    }
+}
+
+static void runtime_destroy(actor_runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        actori_worker *w = &rt->workers[i];
+        /* The worker threads are joined: nothing else touches these now. */
+        if (w->wake != NULL)
+            event_free(w->wake);
+        if (w->base != NULL)
+            event_base_free(w->base);
+    }
+    if (rt->promises != NULL)
+        actori_promises_close(rt->promises);
+    pthread_cond_destroy(&rt->idle);
+    pthread_mutex_destroy(&rt->stop_lock);
+    pthread_mutex_destroy(&rt->lock);
+    actori_free(rt->workers);
+    actori_free(rt);
+}
+
+int actor_runtime_new(unsigned threads, actor_runtime **out)
+{
+    if (out == NULL || threads > ACTORI_MAX_WORKERS)
+        return ACTOR_EINVAL;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : n > ACTORI_MAX_WORKERS ? ACTORI_MAX_WORKERS : (unsigned)n;
+    }
+    pthread_once(&evthread_once, evthread_setup);
+    if (!evthread_ready)
+        return ACTOR_ENOMEM;
+
+    actor_runtime *rt = actori_calloc(1, sizeof *rt);
+    if (rt == NULL)
+        return ACTOR_ENOMEM;
+    rt->workers = actori_calloc(threads, sizeof *rt->workers);
+    if (rt->workers == NULL) {
+        actori_free(rt);
+        return ACTOR_ENOMEM;
+    }
+    rt->nworkers = threads;
+    atomic_init(&rt->next_worker, 0);
+    pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->stop_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->idle, &attr);
+    pthread_condattr_destroy(&attr);
+
+    int rc = actori_promises_new(&rt->promises);
+    for (unsigned i = 0; i < threads && rc == ACTOR_OK; i++) {
+        actori_worker *w = &rt->workers[i];
+        actori_mpscq_init(&w->inject, false);
+        atomic_init(&w->sleeping, 1);
+        atomic_init(&w->stop, 0);
+        w->rt = rt;
+        w->base = event_base_new();
+        if (w->base != NULL)
+            w->wake = event_new(w->base, -1, EV_PERSIST, worker_turn, w);
+        if (w->wake == NULL)
+            rc = ACTOR_ENOMEM;
+    }
+    for (unsigned i = 0; i < threads && rc == ACTOR_OK; i++) {
+        actori_worker *w = &rt->workers[i];
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            actori_log(ACTOR_LOG_ERROR, "cannot start worker thread %u of %u", i, threads);
+            rc = ACTOR_ECLOSED;
+        } else {
+            w->started = 1;
+        }
+    }
+    if (rc != ACTOR_OK) {
+        stop_workers(rt);
+        runtime_destroy(rt);
+        return rc;
+    }
+    *out = rt;
+    return ACTOR_OK;
+}
+
+int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **out)
+{
+    if (rt == NULL || cls == NULL || out == NULL)
+        return ACTOR_EINVAL;
+    actor_addr *a = actori_calloc(1, sizeof *a);
+    if (a == NULL)
+        return ACTOR_ENOMEM;
+    if (state == NULL && cls->state_size > 0) {
+        state = actori_calloc(1, cls->state_size);
+        if (state == NULL) {
+            actori_free(a);
+            return ACTOR_ENOMEM;
+        }
+        a->owns_state = 1;
+    }
+    /* The mailbox starts without its empty bit: the spawner holds the
+     * consumer role and schedules the first run (init) below. */
+    actori_mpscq_init(&a->mbox, false);
+    atomic_init(&a->status, 0);
+    atomic_init(&a->addrs, 1);
+    atomic_init(&a->refs, 2); /* the caller's address + the runtime's */
+    atomic_init(&a->close_queued, 0);
+    a->close_msg.kind = ACTORI_CLOSE;
+    a->shutdown_msg.kind = ACTORI_SHUTDOWN;
+    a->cls = cls;
+    a->rt = rt;
+    a->state = state;
+    actori_worker *here = current_worker;
+    if (here != NULL && here->rt == rt)
+        a->worker = here; /* beside its spawner: they will likely talk */
+    else
+        a->worker = &rt->workers[atomic_fetch_add_explicit(&rt->next_worker, 1,
+                                                           memory_order_relaxed) %
+                                 rt->nworkers];
+
+    pthread_mutex_lock(&rt->lock);
+    if (rt->closing) {
+        pthread_mutex_unlock(&rt->lock);
+        if (a->owns_state)
+            actori_free(state);
+        actori_free(a);
+        return ACTOR_ECLOSED;
+    }
+    a->live_next = rt->live;
+    if (rt->live != NULL)
+        rt->live->live_prev = a;
+    rt->live = a;
+    rt->nlive++;
+    pthread_mutex_unlock(&rt->lock);
+
+    actori_class_acquire(cls);
+    *out = a;
+    actori_schedule(a);
+    return ACTOR_OK;
+}
+
+void actori_runtime_unlink(actor_runtime *rt, actor_addr *a)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (a->live_prev != NULL)
+        a->live_prev->live_next = a->live_next;
+    else
+        rt->live = a->live_next;
+    if (a->live_next != NULL)
+        a->live_next->live_prev = a->live_prev;
+    a->live_prev = a->live_next = NULL;
+    if (--rt->nlive == 0)
+        pthread_cond_broadcast(&rt->idle);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static int wait_idle_locked(actor_runtime *rt, int64_t deadline)
+{
+    while (rt->nlive > 0) {
+        if (deadline < 0) {
+            pthread_cond_wait(&rt->idle, &rt->lock);
+            continue;
+        }
+        struct timespec ts;
+        ts.tv_sec = deadline / 1000;
+        ts.tv_nsec = (deadline % 1000) * 1000000;
+        if (pthread_cond_timedwait(&rt->idle, &rt->lock, &ts) == ETIMEDOUT && rt->nlive > 0)
+            return ACTOR_ETIMEDOUT;
+    }
+    return ACTOR_OK;
+}
+
+int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
+{
+    if (rt == NULL)
+        return ACTOR_EINVAL;
+    if (actori_on_worker())
+        return ACTOR_EDEADLK;
+    int64_t deadline = actori_deadline(timeout_ms);
+
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->closing) {
+        rt->closing = 1;
+        /* Every listed actor is not yet Done (it unlinks before Done), so the
+         * push only schedules it: no user code runs under the lock. */
+        for (actor_addr *a = rt->live; a != NULL; a = a->live_next) {
+            if (!a->shutdown_sent) {
+                a->shutdown_sent = 1;
+                actori_cell_push(a, &a->shutdown_msg);
+            }
+        }
+    }
+    int rc = wait_idle_locked(rt, deadline);
+    pthread_mutex_unlock(&rt->lock);
+    if (rc != ACTOR_OK)
+        return rc;
+
+    /* A separate lock: a worker finishing its last actor may run user code
+     * (a then-callback) that takes rt->lock, while we join it. */
+    pthread_mutex_lock(&rt->stop_lock);
+    if (!rt->stopped) {
+        stop_workers(rt);
+        rt->stopped = 1;
+    }
+    pthread_mutex_unlock(&rt->stop_lock);
+    return ACTOR_OK;
+}
+
+void actor_runtime_free(actor_runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    if (actori_on_worker()) {
+        actori_log(ACTOR_LOG_ERROR,
+                   "actor_runtime_free called on a worker thread: ignored (it would deadlock)");
+        return;
+    }
+    actor_runtime_shutdown(rt, -1);
+    runtime_destroy(rt);
+}

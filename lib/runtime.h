@@ -1,0 +1,63 @@
+/* Internal: the runtime — worker threads, each with its own libevent base,
+ * a local ready queue and an inject queue for actors scheduled from other
+ * threads — and its set of live actors. */
+#ifndef ACTORI_RUNTIME_H
+#define ACTORI_RUNTIME_H
+
+#include "cell.h"
+#include "mpscq.h"
+
+#include <actor/actor.h>
+#include <pthread.h>
+
+struct event_base;
+struct event;
+struct actori_promises;
+
+typedef struct actori_worker {
+    /* Written by other threads. */
+    actori_mpscq inject;             /* actors scheduled from other threads          */
+    _Atomic int sleeping;            /* 1: the worker may sleep; a waker must activate */
+    _Atomic int stop;                /* set by shutdown: leave the event loop          */
+    char pad[64];                    /* keep the worker's own fields off that line     */
+    /* The worker thread only. */
+    actori_node *ready_head;         /* actors ready on this worker (FIFO)          */
+    actori_node *ready_tail;
+    int in_turn;                     /* inside worker_turn: ready actors will run   */
+    struct event_base *base;
+    struct event *wake;              /* persistent, activated to run ready actors   */
+    actor_runtime *rt;
+    pthread_t thread;
+    int started;
+} actori_worker;
+
+struct actor_runtime {
+    actori_worker *workers;
+    unsigned nworkers;
+    _Atomic unsigned next_worker;    /* round robin for spawns from outside */
+    pthread_mutex_t lock;            /* the live list, closing              */
+    pthread_mutex_t stop_lock;       /* stopping the workers, stopped       */
+    pthread_cond_t idle;             /* signalled when live drops to 0      */
+    actor_addr *live;
+    size_t nlive;
+    int closing;                     /* shutdown began: no more spawns      */
+    int stopped;                     /* workers joined                      */
+    struct actori_promises *promises;
+};
+
+/* Puts a on its worker's ready queue: the local one on that worker's own
+ * thread (no system call), else the inject queue, waking the worker only if
+ * it may be asleep. The caller holds a's consumer role. Any thread. */
+void actori_schedule(actor_addr *a);
+
+/* True on a worker thread of any runtime. */
+bool actori_on_worker(void);
+
+/* The worker running on this thread, or NULL. */
+actori_worker *actori_current_worker(void);
+
+/* Removes a from rt's live set (a is about to be Done); wakes shutdown when
+ * the set is empty. a's worker. */
+void actori_runtime_unlink(actor_runtime *rt, actor_addr *a);
+
+#endif

@@ -1,0 +1,44 @@
+/* Futex waits with deadlines: joins and responder waits sleep on the very
+ * word that publishes the state, so no mutex or condition variable is needed
+ * per actor or per request. */
+#include "sync.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t actori_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t actori_deadline(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : actori_now_ms() + timeout_ms;
+}
+
+int actori_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ms)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline_ms >= 0) {
+        int64_t left = deadline_ms - actori_now_ms();
+        if (left <= 0)
+            return -1;
+        ts.tv_sec = left / 1000;
+        ts.tv_nsec = (left % 1000) * 1000000;
+        tsp = &ts;
+    }
+    long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
+    if (rc == -1 && errno == ETIMEDOUT)
+        return -1;
+    return 0;
+}
+
+void actori_futex_wake_all(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
