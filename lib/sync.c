@@ -9,6 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+int64_t actori_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t actori_now_ms(void)
 {
     struct timespec ts;
@@ -41,4 +48,24 @@ int actori_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadlin
 void actori_futex_wake_all(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* How long a blocking wait spins before it sleeps. */
+#define ACTORI_WAIT_SPIN_NS 20000
+
+uint32_t actori_spin_while(_Atomic uint32_t *word, uint32_t seen, uint32_t bits)
+{
+    int64_t deadline = 0;
+    for (unsigned i = 1; !(seen & bits); i++) {
+        actori_cpu_relax();
+        seen = atomic_load_explicit(word, memory_order_acquire);
+        if ((i & 63) == 0) {
+            int64_t now = actori_now_ns();
+            if (deadline == 0)
+                deadline = now + ACTORI_WAIT_SPIN_NS;
+            else if (now >= deadline)
+                break;
+        }
+    }
+    return seen;
 }

@@ -5,6 +5,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* Nanoseconds on the monotonic clock. Any thread. */
+int64_t actori_now_ns(void);
+
 /* Milliseconds on the monotonic clock. Any thread. */
 int64_t actori_now_ms(void);
 
@@ -15,6 +18,21 @@ int64_t actori_deadline(int timeout_ms);
  * passes. Returns 0 when woken or the value changed (spurious wake-ups are
  * possible: re-check), -1 when the deadline passed. Any thread. */
 int actori_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ms);
+
+/* Spins (a few tens of microseconds at most) until one of `bits` is set in
+ * *word; a reply often comes sooner than a sleeping thread could be woken.
+ * Returns the last value read. Any thread. */
+uint32_t actori_spin_while(_Atomic uint32_t *word, uint32_t seen, uint32_t bits);
+
+/* A pause for spin loops. */
+static inline void actori_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 
 /* Wakes every thread sleeping on word. Any thread. */
 void actori_futex_wake_all(_Atomic uint32_t *word);
