@@ -163,7 +163,10 @@ static void drain(actor_addr *a, drain_count *n)
 
 static void report_drain(actor_addr *a, const drain_count *n)
 {
-    a->dropped += n->events;
+    /* Atomic: a sender draining a Done actor may race with the worker's last
+     * report, which runs after the consumer role was given back. */
+    if (n->events)
+        atomic_fetch_add_explicit(&a->dropped, n->events, memory_order_relaxed);
     if (n->events || n->requests || n->responses)
         actori_log(ACTOR_LOG_INFO,
                    "actor of class %s stopped with messages queued: %llu events dropped, "

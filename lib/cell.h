@@ -35,7 +35,7 @@ struct actor_addr {
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;
-    uint64_t dropped;           /* events dropped at stop                       */
+    _Atomic uint64_t dropped;   /* events dropped at stop                       */
     uint8_t started, stopping, owns_state, shutdown_sent;
 };
 
