@@ -121,3 +121,11 @@ int addr_join(actor_addr *a, int timeout_ms)
     }
     return ACTOR_OK;
 }
+
+int addr_dropped(const actor_addr *a, unsigned long long *out)
+{
+    if (a == NULL || out == NULL)
+        return ACTOR_EINVAL;
+    *out = atomic_load_explicit(&((actor_addr *)a)->dropped, memory_order_relaxed);
+    return ACTOR_OK;
+}

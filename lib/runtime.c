@@ -25,10 +25,20 @@
 
 static _Thread_local actori_worker *current_worker;
 
-static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
+/* libevent's locking is switched on once, before the first base; it can fail
+ * (out of memory), so it is retried by the next runtime rather than once-only. */
+static pthread_mutex_t evthread_lock = PTHREAD_MUTEX_INITIALIZER;
 static int evthread_ready;
 
-static void evthread_setup(void) { evthread_ready = evthread_use_pthreads() == 0; }
+static int evthread_setup(void)
+{
+    pthread_mutex_lock(&evthread_lock);
+    if (!evthread_ready)
+        evthread_ready = evthread_use_pthreads() == 0;
+    int ready = evthread_ready;
+    pthread_mutex_unlock(&evthread_lock);
+    return ready;
+}
 
 bool actori_on_worker(void) { return current_worker != NULL; }
 
@@ -195,8 +205,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > ACTORI_MAX_WORKERS ? ACTORI_MAX_WORKERS : (unsigned)n;
     }
-    pthread_once(&evthread_once, evthread_setup);
-    if (!evthread_ready)
+    if (!evthread_setup())
         return ACTOR_ENOMEM;
 
     actor_runtime *rt = actori_calloc(1, sizeof *rt);

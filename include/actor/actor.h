@@ -256,6 +256,11 @@ ACTOR_API int addr_join(actor_addr *a, int timeout_ms);
 /* 1 if the actor is Done, else 0 (also for NULL). */
 ACTOR_API int addr_is_done(const actor_addr *a);
 
+/* How many events sent to the actor were accepted but dropped because it
+ * stopped first (events sent = events handled + this count). Exact once
+ * the actor is Done. ACTOR_OK and *out, or ACTOR_EINVAL. Any thread. */
+ACTOR_API int addr_dropped(const actor_addr *a, unsigned long long *out);
+
 /* The actor's own address, borrowed (not counted). Only inside its callbacks. */
 ACTOR_API actor_addr *actor_ctx_self(actor_ctx *ctx);
 /* The runtime the actor runs on. */
@@ -342,6 +347,20 @@ typedef void (*actor_log_fn)(int level, const char *msg, void *ud);
  * fn may be called from any thread, concurrently; msg is valid during the
  * call only. */
 ACTOR_API void actor_set_log_handler(actor_log_fn fn, void *ud);
+
+/* ------------------------------------------------------------------------ */
+/* Memory                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Routes every allocation of the library (and of libevent inside it) through
+ * these functions, which behave as malloc, calloc, realloc and free. Call it
+ * once, before any other call of the library; not thread-safe with other
+ * calls. Returns ACTOR_OK; ACTOR_EINVAL if a function is NULL; ACTOR_EBUSY
+ * when it was called before or the library has allocated already.
+ */
+ACTOR_API int actor_set_allocator(void *(*malloc_fn)(size_t), void *(*calloc_fn)(size_t, size_t),
+                                  void *(*realloc_fn)(void *, size_t), void (*free_fn)(void *));
 
 #ifdef __cplusplus
 }
