@@ -245,7 +245,7 @@ void actori_cell_push(actor_addr *a, actori_msg *m)
         if (atomic_load_explicit(&a->status, memory_order_acquire) & ACTORI_S_DONE)
             drain_final(a);
         else
-            actori_schedule(a);
+            actori_schedule_woken(a);
     }
 }
 

@@ -110,6 +110,14 @@ static bool spin_for_work(actori_worker *w)
     }
 }
 
+void actori_schedule_woken(actor_addr *a)
+{
+    actori_worker *here = current_worker;
+    if (here != NULL && here != a->worker && here->rt == a->worker->rt)
+        a->worker = here;
+    actori_schedule(a);
+}
+
 static void worker_turn(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

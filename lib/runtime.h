@@ -50,6 +50,13 @@ struct actor_runtime {
  * it may be asleep. The caller holds a's consumer role. Any thread. */
 void actori_schedule(actor_addr *a);
 
+/* As actori_schedule, for an idle actor that a message just woke: if the
+ * sender runs on another worker of a's runtime, a moves to the sender's
+ * worker first, so that actors that talk end up side by side (no
+ * cross-core transfer per message). The caller holds a's consumer role,
+ * which is what makes the move safe: nobody else runs or schedules a. */
+void actori_schedule_woken(actor_addr *a);
+
 /* True on a worker thread of any runtime. */
 bool actori_on_worker(void);
 
