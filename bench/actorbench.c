@@ -4,6 +4,7 @@
  *   actorbench w3 N        spawn N idle actors, then stop all and join all
  *   actorbench w4 N RING   a ring of RING actors passing one token N hops
  *   actorbench w5 N        N blocking requests from a plain outside thread
+ *   actorbench w7 N PAIRS  PAIRS independent pairs passing a ball N times each
  *   actorbench ev N        N events sent and handled (one sender thread)
  * WORKERS=k sets the worker count (default 2). One "RESULT" line per run. */
 #include <actor/actor.h>
@@ -391,6 +392,71 @@ static void w4(actor_runtime *rt, int64_t hops, long ring)
     actor_class_free(nc);
 }
 
+/* ---- W7: independent pairs ping-ponging (scaling with workers) ---- */
+typedef struct pinger {
+    actor_addr *partner;
+} pinger;
+
+static _Atomic long pairs_left;
+
+static int pinger_ball(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)len;
+    pinger *pg = st;
+    int64_t left;
+    memcpy(&left, p, sizeof left);
+    if (left == 0) {
+        if (atomic_fetch_sub(&pairs_left, 1) == 1) {
+            pthread_mutex_lock(&ring_lock);
+            ring_done = 1;
+            pthread_cond_signal(&ring_cond);
+            pthread_mutex_unlock(&ring_lock);
+        }
+        return 0;
+    }
+    left--;
+    return addr_send(pg->partner, t_token, &left, sizeof left);
+}
+
+static void w7(actor_runtime *rt, int64_t per_pair, long pairs, unsigned workers)
+{
+    actor_class *pc;
+    CHECK(actor_class_new("Pinger", &pc));
+    CHECK(actor_class_on_event(pc, t_token, pinger_ball));
+    CHECK(actor_class_set_state_free(pc, node_free));
+    long n = 2 * pairs;
+    actor_addr **v = calloc((size_t)n, sizeof *v);
+    pinger **st = calloc((size_t)n, sizeof *st);
+    for (long i = 0; i < n; i++) {
+        st[i] = calloc(1, sizeof **st);
+        CHECK(actor_spawn(rt, pc, st[i], &v[i]));
+    }
+    for (long i = 0; i < n; i++)
+        st[i]->partner = addr_ref(v[i ^ 1]);
+    ring_done = 0;
+    atomic_store(&pairs_left, pairs);
+    double t0 = now_s();
+    for (long i = 0; i < n; i += 2)
+        CHECK(addr_send(v[i], t_token, &per_pair, sizeof per_pair));
+    pthread_mutex_lock(&ring_lock);
+    while (!ring_done)
+        pthread_cond_wait(&ring_cond, &ring_lock);
+    pthread_mutex_unlock(&ring_lock);
+    double el = now_s() - t0;
+    double msgs = (double)pairs * (per_pair + 1);
+    printf("RESULT w7 workers=%u pairs=%ld msgs=%.0f secs=%.4f msgs_per_s=%.0f\n", workers, pairs,
+           msgs, el, msgs / el);
+    for (long i = 0; i < n; i++) {
+        CHECK(addr_interrupt(v[i]));
+        CHECK(addr_join(v[i], -1));
+        addr_release(v[i]);
+    }
+    free(v);
+    free(st);
+    actor_class_free(pc);
+}
+
 /* ---- W5: blocking calls from an outside thread ---- */
 static int64_t call_sum(actor_addr *server, int64_t i)
 {
@@ -480,6 +546,8 @@ int main(int argc, char **argv)
         w4(rt, n ? n : 1000000, ring);
     else if (strcmp(w, "w5") == 0)
         w5(rt, n ? n : 100000);
+    else if (strcmp(w, "w7") == 0)
+        w7(rt, n ? n : 20000, argc > 3 ? ring : 200, workers);
     else if (strcmp(w, "ev") == 0)
         ev(rt, n ? (uint64_t)n : 1000000);
     else {

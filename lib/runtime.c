@@ -51,6 +51,7 @@ static actor_addr *cell_of_sched(actori_node *n)
 
 static void ready_push(actori_worker *w, actor_addr *a)
 {
+    w->ready_count++;
     atomic_store_explicit(&a->sched.next, NULL, memory_order_relaxed);
     if (w->ready_tail != NULL)
         atomic_store_explicit(&w->ready_tail->next, &a->sched, memory_order_relaxed);
@@ -64,6 +65,7 @@ static actor_addr *ready_pop(actori_worker *w)
     actori_node *n = w->ready_head;
     if (n == NULL)
         return NULL;
+    w->ready_count--;
     w->ready_head = atomic_load_explicit(&n->next, memory_order_relaxed);
     if (w->ready_head == NULL)
         w->ready_tail = NULL;
@@ -118,6 +120,35 @@ void actori_schedule_woken(actor_addr *a)
     actori_schedule(a);
 }
 
+/* Hands half of w's ready actors to an idle worker, if there is one: work
+ * sharing, decided by the busy worker, so the ready queue stays
+ * single-threaded. A moved actor's partners follow it when they next wake
+ * (actori_schedule_woken), so pairs end up together again, on either side.
+ * w holds the consumer role of every ready actor: moving them is safe. */
+static void share_work(actori_worker *w)
+{
+    actor_runtime *rt = w->rt;
+    if (w->ready_count < 2 || rt->nworkers < 2)
+        return;
+    actori_worker *to = NULL;
+    unsigned start = (unsigned)(w - rt->workers);
+    for (unsigned i = 1; i < rt->nworkers && to == NULL; i++) {
+        actori_worker *v = &rt->workers[(start + i) % rt->nworkers];
+        if (atomic_load_explicit(&v->idle, memory_order_relaxed))
+            to = v;
+    }
+    if (to == NULL)
+        return;
+    /* Claim it, so that two busy workers do not both flood it. */
+    if (!atomic_exchange_explicit(&to->idle, 0, memory_order_relaxed))
+        return;
+    for (unsigned n = w->ready_count / 2; n > 0; n--) {
+        actor_addr *a = ready_pop(w);
+        a->worker = to;
+        actori_schedule(a); /* to's inject queue, waking it if asleep */
+    }
+}
+
 static void worker_turn(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -132,6 +163,9 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
         actori_node *n;
         while ((n = actori_mpscq_pop(&w->inject)) != NULL)
             ready_push(w, cell_of_sched(n));
+        if (w->ready_count > 0)
+            atomic_store_explicit(&w->idle, 0, memory_order_relaxed);
+        share_work(w);
         unsigned runs = 0;
         actor_addr *a;
         while (runs < ACTORI_RUNS_PER_TURN && (a = ready_pop(w)) != NULL) {
@@ -146,6 +180,7 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
             event_active(w->wake, EV_READ, 0);
             break;
         }
+        atomic_store_explicit(&w->idle, 1, memory_order_relaxed);
         if (spin_for_work(w))
             continue;
         atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
@@ -240,6 +275,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         actori_mpscq_init(&w->inject, false);
         atomic_init(&w->sleeping, 1);
         atomic_init(&w->stop, 0);
+        atomic_init(&w->idle, 1);
         w->rt = rt;
         w->base = event_base_new();
         if (w->base != NULL)

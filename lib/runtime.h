@@ -19,10 +19,12 @@ typedef struct actori_worker {
     actori_mpscq inject;             /* actors scheduled from other threads          */
     _Atomic int sleeping;            /* 1: the worker may sleep; a waker must activate */
     _Atomic int stop;                /* set by shutdown: leave the event loop          */
+    _Atomic int idle;                /* no ready actor: others may hand it some work    */
     char pad[64];                    /* keep the worker's own fields off that line     */
     /* The worker thread only. */
     actori_node *ready_head;         /* actors ready on this worker (FIFO)          */
     actori_node *ready_tail;
+    unsigned ready_count;
     int in_turn;                     /* inside worker_turn: ready actors will run   */
     struct event_base *base;
     struct event *wake;              /* persistent, activated to run ready actors   */
