@@ -141,6 +141,7 @@ static void w1(actor_runtime *rt, int64_t n)
     CHECK(actor_class_new("Client", &cc));
     CHECK(actor_class_on_request(cc, t_run, client_run));
     CHECK(actor_class_on_response(cc, t_sum, client_on_sum));
+    CHECK(actor_class_set_state_free(cc, free));
     actor_addr *server, *cl;
     client *c = calloc(1, sizeof *c);
     CHECK(actor_spawn(rt, sc, NULL, &server));
@@ -237,6 +238,8 @@ static void w2(actor_runtime *rt, uint64_t per)
     CHECK(actor_class_on_request(cc, t_get, counter_get));
     CHECK(actor_class_new("Producer", &pc));
     CHECK(actor_class_on_event(pc, t_produce, producer_produce));
+    CHECK(actor_class_set_state_free(cc, free));
+    CHECK(actor_class_set_state_free(pc, free));
     counter *c = calloc(1, sizeof *c);
     c->target = 2 * per;
     actor_addr *ca, *p[2];
@@ -511,6 +514,7 @@ static void ev(actor_runtime *rt, uint64_t n)
     CHECK(actor_class_new("EvCounter", &cc));
     CHECK(actor_class_on_event(cc, t_inc, ev_inc));
     CHECK(actor_class_on_request(cc, t_wait, counter_wait));
+    CHECK(actor_class_set_state_free(cc, free));
     counter *c = calloc(1, sizeof *c);
     c->target = n;
     actor_addr *a;

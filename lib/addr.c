@@ -70,7 +70,7 @@ int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, si
         actori_env_free(e);
         return ACTOR_ENOMEM;
     }
-    e->resp = r;
+    *actori_env_responder(e) = r;
     *out = r; /* before the push: a drain on this thread may complete it */
     actori_cell_push(a, &e->msg);
     return ACTOR_OK;

@@ -54,7 +54,7 @@ static void run_interrupt(actor_addr *a)
 static void dispatch_event(actor_addr *a, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
-    int rc = (h && h->event) ? h->event(ctx_of(a), a->state, e->payload, e->len)
+    int rc = (h && h->event) ? h->event(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
                              : ACTOR_ENOHANDLER;
     if (rc != 0) {
         if (a->cls->fallback != NULL)
@@ -67,9 +67,10 @@ static void dispatch_event(actor_addr *a, actori_env *e)
 static void dispatch_request(actor_addr *a, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
-    a->request = e->resp;
-    int rc = (h && h->request) ? h->request(ctx_of(a), a->state, e->payload, e->len)
-                               : ACTOR_ENOHANDLER;
+    a->request = *actori_env_responder(e);
+    int rc = (h && h->request)
+                 ? h->request(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
+                 : ACTOR_ENOHANDLER;
     actor_responder *r = a->request;
     a->request = NULL;
     if (r != NULL) /* not answered: the handler's code, or the dropped oneshot */
@@ -78,7 +79,7 @@ static void dispatch_request(actor_addr *a, actori_env *e)
 
 static void dispatch_response(actor_addr *a, actori_env *e)
 {
-    actor_responder *r = e->resp;
+    actor_responder *r = *actori_env_responder(e);
     const actori_handlers *h = actori_class_handlers(a->cls, r->type);
     if (h && h->response) {
         int ok = r->status == ACTOR_OK;
@@ -141,12 +142,12 @@ static void drain(actor_addr *a, drain_count *n)
             break;
         case ACTORI_REQUEST:
             n->requests++;
-            actori_responder_complete(e->resp, ACTOR_ECANCELED, 0);
+            actori_responder_complete(*actori_env_responder(e), ACTOR_ECANCELED, 0);
             actori_env_free(e);
             break;
         case ACTORI_RESPONSE:
             n->responses++;
-            actori_responder_release(e->resp);
+            actori_responder_release(*actori_env_responder(e));
             actori_env_free(e);
             break;
         case ACTORI_INTERRUPT:

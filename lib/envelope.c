@@ -1,26 +1,42 @@
-/* Envelopes: header and payload in one allocation. */
+/* Envelopes: header and payload in one block, pooled on worker threads. */
 #include "envelope.h"
 
 #include "alloc.h"
+#include "pool.h"
+#include "runtime.h"
 
 #include <stdint.h>
 #include <string.h>
 
-actori_env *actori_env_new(uint32_t kind, const actor_msgtype *t, const void *payload,
-                           size_t len)
+actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *payload, size_t len)
 {
-    if (len > SIZE_MAX - sizeof(actori_env))
+    size_t extra = (kind == ACTORI_REQUEST || kind == ACTORI_RESPONSE) ? sizeof(void *) : 0;
+    if (len > UINT32_MAX - 64)
         return NULL;
-    actori_env *e = actori_malloc(sizeof *e + len);
+    size_t size = sizeof(actori_env) + extra + len;
+    actori_worker *w = actori_current_worker();
+    unsigned cls = w != NULL ? actori_pool_class(size) : 0;
+    actori_env *e = cls ? actori_pool_alloc(&w->cache, cls) : actori_malloc(size);
     if (e == NULL)
         return NULL;
     e->msg.kind = kind;
+    e->msg.pool_class = (uint8_t)cls;
+    e->msg.unused = 0;
+    e->msg.len = (uint32_t)len;
     e->type = t;
-    e->resp = NULL;
-    e->len = len;
+    if (extra)
+        *actori_env_responder(e) = NULL;
     if (len > 0)
-        memcpy(e->payload, payload, len);
+        memcpy(actori_env_payload(e), payload, len);
     return e;
 }
 
-void actori_env_free(actori_env *e) { actori_free(e); }
+void actori_env_free(actori_env *e)
+{
+    if (e->msg.pool_class == 0) {
+        actori_free(e);
+        return;
+    }
+    actori_worker *w = actori_current_worker();
+    actori_pool_free(w ? &w->cache : NULL, e, e->msg.pool_class);
+}

@@ -1,5 +1,6 @@
-/* Internal: envelopes, the messages of a mailbox. One allocation holds the
- * header and the copied payload. The kind says how the envelope dispatches. */
+/* Internal: envelopes, the messages of a mailbox. One block holds the
+ * header and the copied payload (32 bytes for an event of 8). The kind says
+ * how the envelope dispatches. */
 #ifndef ACTORI_ENVELOPE_H
 #define ACTORI_ENVELOPE_H
 
@@ -10,7 +11,7 @@
 
 enum actori_kind {
     ACTORI_EVENT,     /* a fire-and-forget event: payload for the event handler     */
-    ACTORI_REQUEST,   /* a request: payload, and the responder it completes        */
+    ACTORI_REQUEST,   /* a request: the responder it completes, then the payload    */
     ACTORI_RESPONSE,  /* a forwarded responder's outcome for on_response            */
     ACTORI_INTERRUPT, /* addr_interrupt                                             */
     ACTORI_CLOSE,     /* embedded: the last counted address was released            */
@@ -19,22 +20,43 @@ enum actori_kind {
 
 /* The part every mailbox message has; embedded control messages are just this. */
 typedef struct actori_msg {
-    actori_node node; /* first: the queue links through it */
-    uint32_t kind;
+    actori_node node;   /* first: the queue (and the pool's free list) link through it */
+    uint8_t kind;
+    uint8_t pool_class; /* 0: from malloc; else the envelope pool's class */
+    uint16_t unused;
+    uint32_t len;       /* payload bytes */
 } actori_msg;
 
 typedef struct actori_env {
     actori_msg msg;
     const actor_msgtype *type;
-    actor_responder *resp; /* REQUEST: completes it; RESPONSE: the delivered one */
-    size_t len;
-    alignas(16) unsigned char payload[];
+    alignas(8) unsigned char data[]; /* REQUEST, RESPONSE: the responder first */
 } actori_env;
 
-/* A new envelope of `kind` with a copy of payload (len bytes). NULL on ENOMEM.
- * Any thread. */
-actori_env *actori_env_new(uint32_t kind, const actor_msgtype *t, const void *payload,
-                           size_t len);
+_Static_assert(sizeof(actori_env) == 24, "an 8-byte event must fit 32 bytes");
+
+static inline int actori_env_has_responder(const actori_env *e)
+{
+    return e->msg.kind == ACTORI_REQUEST || e->msg.kind == ACTORI_RESPONSE;
+}
+
+/* The responder slot of a REQUEST or RESPONSE envelope. */
+static inline actor_responder **actori_env_responder(actori_env *e)
+{
+    return (actor_responder **)(void *)e->data;
+}
+
+/* The payload (8-byte aligned). */
+static inline unsigned char *actori_env_payload(actori_env *e)
+{
+    return e->data + (actori_env_has_responder(e) ? sizeof(actor_responder *) : 0);
+}
+
+/* A new envelope of `kind` with a copy of payload (len bytes) and, for
+ * REQUEST and RESPONSE, the responder slot set to NULL. From the envelope
+ * pool on a worker thread, else from malloc. NULL on ENOMEM (also for
+ * payloads of 4 GiB and more). Any thread. */
+actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *payload, size_t len);
 
 /* Frees an envelope made by actori_env_new. Any thread. */
 void actori_env_free(actori_env *e);

@@ -92,7 +92,7 @@ static void deliver_forward(actor_responder *r)
 {
     actor_addr *to = r->forward_to;
     actori_env *e = r->forward_env;
-    e->resp = r; /* the envelope now owns the requester's reference */
+    *actori_env_responder(e) = r; /* the envelope now owns the requester's reference */
     actori_cell_push(to, &e->msg);
     addr_release(to);
 }

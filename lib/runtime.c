@@ -197,6 +197,7 @@ static void *worker_main(void *arg)
     actori_worker *w = arg;
     current_worker = w;
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    actori_pool_flush(&w->cache);
     current_worker = NULL;
     return NULL;
 }
@@ -238,6 +239,7 @@ static void runtime_destroy(actor_runtime *rt)
     pthread_mutex_destroy(&rt->lock);
     actori_free(rt->workers);
     actori_free(rt);
+    actori_pool_runtime_down();
 }
 
 int actor_runtime_new(unsigned threads, actor_runtime **out)
@@ -259,6 +261,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         actori_free(rt);
         return ACTOR_ENOMEM;
     }
+    actori_pool_runtime_up();
     rt->nworkers = threads;
     atomic_init(&rt->next_worker, 0);
     pthread_mutex_init(&rt->lock, NULL);

@@ -6,6 +6,7 @@
 
 #include "cell.h"
 #include "mpscq.h"
+#include "pool.h"
 
 #include <actor/actor.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@ typedef struct actori_worker {
     actori_node *ready_head;         /* actors ready on this worker (FIFO)          */
     actori_node *ready_tail;
     unsigned ready_count;
+    actori_cache cache;              /* envelope blocks of this worker            */
     int in_turn;                     /* inside worker_turn: ready actors will run   */
     struct event_base *base;
     struct event *wake;              /* persistent, activated to run ready actors   */

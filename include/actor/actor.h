@@ -159,7 +159,8 @@ typedef int (*actor_init_fn)(actor_ctx *ctx, void *state);
 typedef void (*actor_finalize_fn)(actor_ctx *ctx, void *state);
 /* Runs for addr_interrupt and at runtime shutdown. Default: actor_ctx_stop. */
 typedef void (*actor_interrupt_fn)(actor_ctx *ctx, void *state);
-/* An event. Nonzero goes to the fallback with that very code. */
+/* An event. Nonzero goes to the fallback with that very code. Payloads
+ * (here and in requests) are 8-byte aligned and valid during the call. */
 typedef int (*actor_event_fn)(actor_ctx *ctx, void *state, const void *payload, size_t len);
 /* A request: answer with actor_ctx_reply or actor_ctx_defer. Returning
  * nonzero without answering completes it with ACTOR_EHANDLER (the code is
@@ -227,7 +228,8 @@ ACTOR_API actor_addr *addr_ref(actor_addr *a);
 ACTOR_API void addr_release(actor_addr *a);
 
 /*
- * Sends an event (a copy of payload) to the actor. Returns ACTOR_OK;
+ * Sends an event (a copy of payload, at most 4 GiB - 64 bytes: larger is
+ * ACTOR_ENOMEM) to the actor. Returns ACTOR_OK;
  * ACTOR_EINVAL (NULL a or t, payload NULL with len > 0); ACTOR_ETYPE (len
  * is not the layout's size); ACTOR_ENOHANDLER (no event handler for t);
  * ACTOR_ECLOSED (stopping or done); ACTOR_ENOMEM. Messages from one thread or
