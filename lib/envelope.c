@@ -8,6 +8,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Under AddressSanitizer every envelope comes from malloc, so that a use
+ * after free of an envelope is caught rather than hidden by recycling. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ACTORI_USE_POOL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ACTORI_USE_POOL 0
+#endif
+#endif
+#ifndef ACTORI_USE_POOL
+#define ACTORI_USE_POOL 1
+#endif
+
 actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *payload, size_t len)
 {
     size_t extra = (kind == ACTORI_REQUEST || kind == ACTORI_RESPONSE) ? sizeof(void *) : 0;
@@ -15,7 +28,7 @@ actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *pay
         return NULL;
     size_t size = sizeof(actori_env) + extra + len;
     actori_worker *w = actori_current_worker();
-    unsigned cls = w != NULL ? actori_pool_class(size) : 0;
+    unsigned cls = (ACTORI_USE_POOL && w != NULL) ? actori_pool_class(size) : 0;
     actori_env *e = cls ? actori_pool_alloc(&w->cache, cls) : actori_malloc(size);
     if (e == NULL)
         return NULL;

@@ -61,6 +61,13 @@ int actor_plugin_load(const char *path)
         pthread_mutex_unlock(&plugin_lock);
         return ACTOR_ENOMEM;
     }
+    /* Listed before init runs, as in progress (ACTOR_OK until it fails):
+     * an init that loads itself, directly or through a cycle, must not run
+     * again. The lock is recursive for that very case. */
+    entry->handle = handle;
+    entry->result = ACTOR_OK;
+    entry->next = plugins;
+    plugins = entry;
     int rc = init();
     if (rc != 0) {
         /* Kept loaded: init may have registered classes pointing into it. */
@@ -68,11 +75,7 @@ int actor_plugin_load(const char *path)
                    actor_strerror(rc));
         rc = ACTOR_EHANDLER;
     }
-    /* Remembered either way, so that init never runs twice in one object. */
-    entry->handle = handle;
-    entry->result = rc;
-    entry->next = plugins;
-    plugins = entry;
+    entry->result = rc; /* given again to later loads of this object */
     pthread_mutex_unlock(&plugin_lock);
     return rc;
 }

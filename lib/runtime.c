@@ -11,6 +11,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <stddef.h>
@@ -81,6 +82,12 @@ void actori_schedule(actor_addr *a)
             event_active(w->wake, EV_READ, 0);
         return;
     }
+    /* Once pushed, the actor may run, stop, and let the runtime be freed
+     * while we still touch w: runtime_destroy waits for this count to drop.
+     * The increment comes before the push, so before the actor runs, so
+     * before the runtime can see its last actor Done (a chain of
+     * release/acquire steps); the decrement is the last touch of w. */
+    atomic_fetch_add_explicit(&w->schedulers, 1, memory_order_seq_cst);
     actori_mpscq_push(&w->inject, &a->sched);
     /* Dekker pair with worker_turn: the push's seq_cst exchange comes before
      * this seq_cst load; the worker stores sleeping=1 (seq_cst) before it
@@ -90,6 +97,7 @@ void actori_schedule(actor_addr *a)
     if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
         event_active(w->wake, EV_READ, 0);
+    atomic_fetch_sub_explicit(&w->schedulers, 1, memory_order_release);
 }
 
 /* Before sleeping, watch the inject queue for a short while: waking a
@@ -226,6 +234,11 @@ static void runtime_destroy(actor_runtime *rt)
 {
     for (unsigned i = 0; i < rt->nworkers; i++) {
         actori_worker *w = &rt->workers[i];
+        /* A sender that scheduled the last actor may still be waking w: a
+         * few instructions, so yielding is enough. acquire pairs with the
+         * release decrement in actori_schedule. */
+        while (atomic_load_explicit(&w->schedulers, memory_order_acquire) != 0)
+            sched_yield();
         /* The worker threads are joined: nothing else touches these now. */
         if (w->wake != NULL)
             event_free(w->wake);
@@ -279,6 +292,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         atomic_init(&w->sleeping, 1);
         atomic_init(&w->stop, 0);
         atomic_init(&w->idle, 1);
+        atomic_init(&w->schedulers, 0);
         w->rt = rt;
         w->base = event_base_new();
         if (w->base != NULL)
@@ -308,6 +322,10 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
 {
     if (rt == NULL || cls == NULL || out == NULL)
         return ACTOR_EINVAL;
+    /* A cheap early answer (no allocation to fail first); the check that
+     * counts is made again under the lock below. */
+    if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+        return ACTOR_ECLOSED;
     actor_addr *a = actori_calloc(1, sizeof *a);
     if (a == NULL)
         return ACTOR_ENOMEM;
@@ -340,7 +358,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
                                  rt->nworkers];
 
     pthread_mutex_lock(&rt->lock);
-    if (rt->closing) {
+    if (atomic_load_explicit(&rt->closing, memory_order_relaxed)) {
         pthread_mutex_unlock(&rt->lock);
         if (a->owns_state)
             actori_free(state);
@@ -400,8 +418,8 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
     int64_t deadline = actori_deadline(timeout_ms);
 
     pthread_mutex_lock(&rt->lock);
-    if (!rt->closing) {
-        rt->closing = 1;
+    if (!atomic_load_explicit(&rt->closing, memory_order_relaxed)) {
+        atomic_store_explicit(&rt->closing, 1, memory_order_release);
         /* Every listed actor is not yet Done (it unlinks before Done), so the
          * push only schedules it: no user code runs under the lock. */
         for (actor_addr *a = rt->live; a != NULL; a = a->live_next) {

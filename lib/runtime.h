@@ -21,6 +21,7 @@ typedef struct actori_worker {
     _Atomic int sleeping;            /* 1: the worker may sleep; a waker must activate */
     _Atomic int stop;                /* set by shutdown: leave the event loop          */
     _Atomic int idle;                /* no ready actor: others may hand it some work    */
+    _Atomic unsigned schedulers;     /* other threads inside actori_schedule on it      */
     char pad[64];                    /* keep the worker's own fields off that line     */
     /* The worker thread only. */
     actori_node *ready_head;         /* actors ready on this worker (FIFO)          */
@@ -44,7 +45,7 @@ struct actor_runtime {
     pthread_cond_t idle;             /* signalled when live drops to 0      */
     actor_addr *live;
     size_t nlive;
-    int closing;                     /* shutdown began: no more spawns      */
+    _Atomic int closing;             /* shutdown began: no more spawns (set under lock) */
     int stopped;                     /* workers joined                      */
     struct actori_promises *promises;
 };

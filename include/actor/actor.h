@@ -192,7 +192,10 @@ ACTOR_API int actor_class_on_event(actor_class *c, const actor_msgtype *t, actor
 ACTOR_API int actor_class_on_request(actor_class *c, const actor_msgtype *t, actor_request_fn fn);
 ACTOR_API int actor_class_on_response(actor_class *c, const actor_msgtype *t,
                                       actor_response_fn fn);
-/* Frees what init put into the state; runs after finalize. */
+/* Runs after finalize, with the actor's state. For a state the caller
+ * passed to actor_spawn it must free the state itself; for a block the
+ * runtime made (spawn with state NULL and a state size), only what init put
+ * into it: the runtime frees the block afterwards. */
 ACTOR_API int actor_class_set_state_free(actor_class *c, void (*free_fn)(void *state));
 /* For spawns with state NULL: the runtime makes a zeroed block of `size`
  * bytes (0: state stays NULL) and frees it after finalize and state_free. */
@@ -252,8 +255,9 @@ ACTOR_API ACTOR_NODISCARD int addr_interact(actor_addr *a, const actor_msgtype *
 ACTOR_API int addr_interrupt(actor_addr *a);
 
 /* Waits until the actor is Done. timeout_ms < 0: no limit; 0: just look.
- * ACTOR_OK once Done, ACTOR_ETIMEDOUT, ACTOR_EINVAL, or ACTOR_EDEADLK on a
- * worker thread with a nonzero timeout. */
+ * ACTOR_OK once Done (also after its runtime was freed: every actor is Done
+ * then), ACTOR_ETIMEDOUT, ACTOR_EINVAL, or ACTOR_EDEADLK on a worker thread
+ * with a nonzero timeout. */
 ACTOR_API int addr_join(actor_addr *a, int timeout_ms);
 /* 1 if the actor is Done, else 0 (also for NULL). */
 ACTOR_API int addr_is_done(const actor_addr *a);
@@ -336,7 +340,8 @@ ACTOR_API void actor_responder_free(actor_responder *r);
 /*
  * Loads the shared object at `path` and runs its `int actor_plugin_init(void)`,
  * which defines types and registers classes. Loading the same object again
- * returns ACTOR_OK and does not run init twice. The object stays loaded.
+ * does not run init again (not even from inside its own init) and returns
+ * what the first load returned. The object stays loaded.
  * Returns ACTOR_OK; ACTOR_EINVAL (NULL path, no such file, not loadable, no
  * actor_plugin_init symbol); ACTOR_EHANDLER if init returned nonzero. Every
  * failure is also logged with its reason. Any thread.
