@@ -1,0 +1,107 @@
+/*
+ * The C side of the Python binding that SWIG cannot generate: compiled into
+ * the extension module (actor._core) next to the SWIG wrapper.
+ *
+ * - Blocking calls (waits, joins, shutdown, free) with the GIL released,
+ *   waiting in slices so that Ctrl-C (a pending signal) interrupts them.
+ * - A completion queue for asyncio: an eventfd plus a mutex-protected list of
+ *   tokens. A responder's actor_responder_then callback runs on the C thread
+ *   that completes it, WITHOUT the GIL: it appends the token and writes the
+ *   eventfd only when the list goes from empty to non-empty. The event loop
+ *   watches the fd (loop.add_reader) and drains the list with the GIL.
+ * - Python actors: one C class per Python Actor subclass, whose callbacks run
+ *   on the runtime's worker threads and take the GIL (a worker keeps one
+ *   Python thread state for its life, dropped at thread exit), but only
+ *   while a process-wide flag says Python is alive. The package's
+ *   atexit handler shuts every runtime down, then calls shim_python_dying(),
+ *   which clears the flag and waits (GIL released) until no worker is inside
+ *   Python. Interpreter finalization starts after atexit, so no C thread can
+ *   ever call into a finalizing interpreter (CPython gh-87135).
+ *
+ * Every function here is called from Python with the GIL held (SWIG wrapper).
+ */
+#ifndef ACTOR_PY_SHIM_H
+#define ACTOR_PY_SHIM_H
+
+#include <Python.h>
+#include <actor/actor.h>
+
+typedef struct shim_cq shim_cq;
+typedef struct shim_cqnode shim_cqnode;
+
+/* ---- blocking calls: GIL released, signals checked between slices ---- */
+
+/* actor_responder_wait; returns the int status, or NULL with an exception
+ * when a signal handler raised (KeyboardInterrupt). */
+PyObject *shim_responder_wait(actor_responder *r, int timeout_ms);
+/* addr_join; returns the int code, or NULL with an exception (signal). */
+PyObject *shim_addr_join(actor_addr *a, int timeout_ms);
+/* actor_runtime_shutdown; returns the int code, or NULL (signal). */
+PyObject *shim_runtime_shutdown(actor_runtime *rt, int timeout_ms);
+/* actor_runtime_free with the GIL released. */
+void shim_runtime_free(actor_runtime *rt);
+/* actor_runtime_new with the GIL released. */
+int shim_runtime_new(unsigned threads, actor_runtime **out);
+/* addr_release with the GIL released. */
+void shim_addr_release(actor_addr *a);
+
+/* The reply bytes of a responder complete with ACTOR_OK, else None. */
+PyObject *shim_responder_bytes(actor_responder *r);
+/* Frees r (pending is fine), then drops the watch node of shim_cq_watch
+ * (NULL if never watched). */
+void shim_responder_free(actor_responder *r, shim_cqnode *node);
+
+/* ---- the asyncio completion queue ---- */
+
+/* A new queue with its eventfd; NULL with an exception set on failure. */
+shim_cq *shim_cq_new(void);
+/* The fd to watch for readability; do not read it, call shim_cq_drain. */
+int shim_cq_fd(shim_cq *q);
+/* Arranges for `token` to be queued on q once r completes (at once if it is
+ * complete). *out gets the node to pass to shim_responder_free. Returns
+ * ACTOR_OK, ACTOR_EINVAL (r already has a callback), ACTOR_ENOMEM. */
+int shim_cq_watch(shim_cq *q, actor_responder *r, unsigned long long token,
+                  shim_cqnode **out);
+/* Resets the fd, then takes every queued token: a list of ints. */
+PyObject *shim_cq_drain(shim_cq *q);
+/* The Python owner lets go: the queue is closed (later completions are
+ * dropped), its fd closed when the last watch node is gone. */
+void shim_cq_close(shim_cq *q);
+
+/* ---- Python actors ---- */
+
+/* The `kind` argument of the dispatcher. */
+enum {
+    SHIM_K_NEW = 0,   /* instance None, arg = class slot: return a new instance */
+    SHIM_K_INIT,      /* return 0 or a nonzero code (init failed) */
+    SHIM_K_FINALIZE,  /* return value ignored */
+    SHIM_K_INTERRUPT, /* return value ignored */
+    SHIM_K_EVENT,     /* arg = event slot, extra = payload bytes; return a code */
+    SHIM_K_REQUEST,   /* arg = request slot, extra = payload bytes; return a code
+                         (0: answered or deferred; nonzero: handler error) */
+    SHIM_K_FALLBACK   /* arg = the error code, extra = the type's name */
+};
+
+/* Sets the Python callable that runs every Python actor callback:
+ * dispatch(kind, instance, arg, ctx_as_int, extra). */
+void shim_set_dispatch(PyObject *fn);
+/* A new (unregistered) C class named `name` whose hooks call into Python for
+ * instances of `pyclass`. with_interrupt: install an on_interrupt hook
+ * (otherwise the default, actor_ctx_stop). */
+int shim_pyclass_new(const char *name, PyObject *pyclass, int with_interrupt,
+                     actor_class **out);
+/* Routes type t to Python on class c (request != 0: as a request handler).
+ * Returns the slot (>= 0) that the dispatcher receives as `arg`, or a
+ * negative ACTOR_E* code (ACTOR_ENOMEM when every slot is taken). */
+int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request);
+/* Spawns an actor of cls; a non-None `instance` becomes its state (a strong
+ * reference is taken; released after finalize). The GIL stays held. */
+int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, actor_addr **out);
+/* Clears the alive flag and waits, GIL released, until no C thread is inside
+ * Python. From then on Python actor callbacks do not enter Python: init
+ * fails, events return ACTOR_ECLOSED, requests are canceled. */
+void shim_python_dying(void);
+/* 1 while Python actors may run. */
+int shim_python_alive(void);
+
+#endif
