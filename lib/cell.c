@@ -92,6 +92,7 @@ static void dispatch_response(actor_addr *a, actori_env *e)
 static void dispatch(actor_addr *a, actori_msg *m)
 {
     actori_env *e = (actori_env *)m;
+    a->current_type = m->kind <= ACTORI_RESPONSE ? e->type : NULL;
     switch (m->kind) {
     case ACTORI_EVENT:
         dispatch_event(a, e);
@@ -233,6 +234,7 @@ bool actori_cell_run(actor_addr *a)
         if (node == NULL)
             return !actori_mpscq_markempty(&a->mbox);
         dispatch(a, (actori_msg *)node);
+        a->current_type = NULL;
     }
     finish(a);
     return false;
@@ -255,6 +257,13 @@ void actori_cell_push(actor_addr *a, actori_msg *m)
 actor_addr *actor_ctx_self(actor_ctx *ctx) { return ctx ? cell_of(ctx) : NULL; }
 
 actor_runtime *actor_ctx_runtime(actor_ctx *ctx) { return ctx ? cell_of(ctx)->rt : NULL; }
+
+actor_class *actor_ctx_class(actor_ctx *ctx) { return ctx ? cell_of(ctx)->cls : NULL; }
+
+const actor_msgtype *actor_ctx_msgtype(actor_ctx *ctx)
+{
+    return ctx ? cell_of(ctx)->current_type : NULL;
+}
 
 void actor_ctx_stop(actor_ctx *ctx)
 {

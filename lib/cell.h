@@ -32,6 +32,7 @@ struct actor_addr {
     void *state;
     /* The owning worker only (or whoever holds the consumer role). */
     actor_responder *request;   /* the request being handled, unanswered        */
+    const actor_msgtype *current_type; /* of the message being handled, or NULL */
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;

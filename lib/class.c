@@ -57,6 +57,16 @@ int actor_class_set_state_free(actor_class *c, void (*free_fn)(void *state))
     return rc;
 }
 
+int actor_class_set_userdata(actor_class *c, void *userdata)
+{
+    int rc = settable(c);
+    if (rc == ACTOR_OK)
+        c->userdata = userdata;
+    return rc;
+}
+
+void *actor_class_userdata(const actor_class *c) { return c ? c->userdata : NULL; }
+
 int actor_class_set_state_size(actor_class *c, size_t size)
 {
     int rc = settable(c);

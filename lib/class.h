@@ -23,6 +23,7 @@ struct actor_class {
     actor_fallback_fn fallback;
     void (*state_free)(void *state);
     size_t state_size;
+    void *userdata;
     actori_handlers *handlers; /* indexed by actor_msgtype id; read-only once in use */
     uint32_t nhandlers;
     struct actor_class *next;  /* class registry list */

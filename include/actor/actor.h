@@ -207,6 +207,11 @@ ACTOR_API int actor_class_register(actor_class *c);
 ACTOR_API actor_class *actor_class_find(const char *name);
 /* The class's name; NULL for NULL. */
 ACTOR_API const char *actor_class_name(const actor_class *c);
+/* Attaches a pointer of the user's to the class (bindings keep their own
+ * class object there); ACTOR_OK, ACTOR_EINVAL, ACTOR_EBUSY once in use. */
+ACTOR_API int actor_class_set_userdata(actor_class *c, void *userdata);
+/* The class's user pointer (NULL if none or c NULL). Any thread. */
+ACTOR_API void *actor_class_userdata(const actor_class *c);
 /* Drops the caller's reference; actors spawned from it and the registry keep
  * it alive. NULL is fine. */
 ACTOR_API void actor_class_free(actor_class *c);
@@ -271,6 +276,11 @@ ACTOR_API int addr_dropped(const actor_addr *a, unsigned long long *out);
 ACTOR_API actor_addr *actor_ctx_self(actor_ctx *ctx);
 /* The runtime the actor runs on. */
 ACTOR_API actor_runtime *actor_ctx_runtime(actor_ctx *ctx);
+/* The actor's class (borrowed). Only inside its callbacks. */
+ACTOR_API actor_class *actor_ctx_class(actor_ctx *ctx);
+/* The type of the message being handled (event, request or response);
+ * NULL in init, finalize and interrupt. Lets one handler serve many types. */
+ACTOR_API const actor_msgtype *actor_ctx_msgtype(actor_ctx *ctx);
 /* After the current callback the actor takes no more messages: finalize runs,
  * then it is Done. Queued events are dropped (and counted), queued requests
  * complete with ACTOR_ECANCELED. */
