@@ -21,7 +21,7 @@
 
 /* The responder whose then-callback this thread is running: freeing it from
  * inside its own callback must not wait for the callback to return. */
-static _Thread_local actor_responder *running_callback;
+static _Thread_local actor_responder *running_callback __attribute__((tls_model("initial-exec")));
 
 actor_responder *actori_responder_new(const actor_msgtype *t)
 {

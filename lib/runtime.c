@@ -24,7 +24,7 @@
 /* How long an idle worker watches for work before it sleeps. */
 #define ACTORI_SPIN_NS 50000
 
-static _Thread_local actori_worker *current_worker;
+_Thread_local actori_worker *actori_tls_worker __attribute__((tls_model("initial-exec")));
 
 /* libevent's locking is switched on once, before the first base; it can fail
  * (out of memory), so it is retried by the next runtime rather than once-only. */
@@ -41,9 +41,6 @@ static int evthread_setup(void)
     return ready;
 }
 
-bool actori_on_worker(void) { return current_worker != NULL; }
-
-actori_worker *actori_current_worker(void) { return current_worker; }
 
 static actor_addr *cell_of_sched(actori_node *n)
 {
@@ -76,7 +73,7 @@ static actor_addr *ready_pop(actori_worker *w)
 void actori_schedule(actor_addr *a)
 {
     actori_worker *w = a->worker;
-    if (current_worker == w) {
+    if (actori_tls_worker == w) {
         ready_push(w, a);
         if (!w->in_turn) /* same thread, so no system call */
             event_active(w->wake, EV_READ, 0);
@@ -122,7 +119,7 @@ static bool spin_for_work(actori_worker *w)
 
 void actori_schedule_woken(actor_addr *a)
 {
-    actori_worker *here = current_worker;
+    actori_worker *here = actori_tls_worker;
     if (here != NULL && here != a->worker && here->rt == a->worker->rt)
         a->worker = here;
     actori_schedule(a);
@@ -203,10 +200,10 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     actori_worker *w = arg;
-    current_worker = w;
+    actori_tls_worker = w;
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
     actori_pool_flush(&w->cache);
-    current_worker = NULL;
+    actori_tls_worker = NULL;
     return NULL;
 }
 
@@ -349,7 +346,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
     a->cls = cls;
     a->rt = rt;
     a->state = state;
-    actori_worker *here = current_worker;
+    actori_worker *here = actori_tls_worker;
     if (here != NULL && here->rt == rt)
         a->worker = here; /* beside its spawner: they will likely talk */
     else

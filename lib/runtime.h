@@ -62,11 +62,16 @@ void actori_schedule(actor_addr *a);
  * which is what makes the move safe: nobody else runs or schedules a. */
 void actori_schedule_woken(actor_addr *a);
 
+/* The worker running on this thread, NULL elsewhere. initial-exec: the
+ * send path reads it on every message, and the general-dynamic model of a
+ * shared library would call __tls_get_addr each time. */
+extern _Thread_local actori_worker *actori_tls_worker __attribute__((tls_model("initial-exec")));
+
 /* True on a worker thread of any runtime. */
-bool actori_on_worker(void);
+static inline bool actori_on_worker(void) { return actori_tls_worker != NULL; }
 
 /* The worker running on this thread, or NULL. */
-actori_worker *actori_current_worker(void);
+static inline actori_worker *actori_current_worker(void) { return actori_tls_worker; }
 
 /* Removes a from rt's live set (a is about to be Done); wakes shutdown when
  * the set is empty. a's worker. */
