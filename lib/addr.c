@@ -104,21 +104,10 @@ int addr_join(actor_addr *a, int timeout_ms)
         return ACTOR_EINVAL;
     if (timeout_ms != 0 && actori_on_worker())
         return ACTOR_EDEADLK;
-    int64_t deadline = actori_deadline(timeout_ms);
-    uint32_t s = atomic_load_explicit(&a->status, memory_order_acquire);
-    while (!(s & ACTORI_S_DONE)) {
-        if (timeout_ms == 0)
-            return ACTOR_ETIMEDOUT;
-        if (!(s & ACTORI_S_WAITERS)) {
-            /* acquire: pairs with the release of Done in finish (cell.c). */
-            s = atomic_fetch_or_explicit(&a->status, ACTORI_S_WAITERS, memory_order_acquire) |
-                ACTORI_S_WAITERS;
-            continue;
-        }
-        if (actori_futex_wait(&a->status, s, deadline) != 0)
-            return ACTOR_ETIMEDOUT;
-        s = atomic_load_explicit(&a->status, memory_order_acquire);
-    }
+    /* 0 only looks (deadline "now"); Done is set with release in finish. */
+    int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
+    if (actori_wait_for_bits(&a->status, ACTORI_S_DONE, ACTORI_S_WAITERS, deadline, false) != 0)
+        return ACTOR_ETIMEDOUT;
     return ACTOR_OK;
 }
 

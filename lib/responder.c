@@ -136,23 +136,9 @@ int actor_responder_wait(actor_responder *r, int timeout_ms)
         return ACTOR_EINVAL;
     if (timeout_ms != 0 && actori_on_worker())
         return ACTOR_EDEADLK;
-    int64_t deadline = actori_deadline(timeout_ms);
-    uint32_t s = atomic_load_explicit(&r->state, memory_order_acquire);
-    if (!(s & ACTORI_R_COMPLETE) && timeout_ms != 0)
-        s = actori_spin_while(&r->state, s, ACTORI_R_COMPLETE);
-    while (!(s & ACTORI_R_COMPLETE)) {
-        if (timeout_ms == 0)
-            return ACTOR_ETIMEDOUT;
-        if (!(s & ACTORI_R_WAITER)) {
-            /* acquire: if COMPLETE is already there, its data is visible. */
-            s = atomic_fetch_or_explicit(&r->state, ACTORI_R_WAITER, memory_order_acquire) |
-                ACTORI_R_WAITER;
-            continue;
-        }
-        if (actori_futex_wait(&r->state, s, deadline) != 0)
-            return ACTOR_ETIMEDOUT;
-        s = atomic_load_explicit(&r->state, memory_order_acquire);
-    }
+    int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
+    if (actori_wait_for_bits(&r->state, ACTORI_R_COMPLETE, ACTORI_R_WAITER, deadline, true) != 0)
+        return ACTOR_ETIMEDOUT;
     return r->status;
 }
 
@@ -251,18 +237,7 @@ void actor_responder_free(actor_responder *r)
     uint32_t old = atomic_fetch_or_explicit(&r->state, ACTORI_R_FREED, memory_order_acq_rel);
     /* A callback the completer already started must end before we return,
      * unless this very thread is running it. */
-    if ((old & ACTORI_R_THEN) && (old & ACTORI_R_COMPLETE) && running_callback != r) {
-        uint32_t s = atomic_load_explicit(&r->state, memory_order_acquire);
-        while (!(s & ACTORI_R_CB_DONE)) {
-            if (!(s & ACTORI_R_WAITER)) {
-                s = atomic_fetch_or_explicit(&r->state, ACTORI_R_WAITER,
-                                             memory_order_acquire) |
-                    ACTORI_R_WAITER;
-                continue;
-            }
-            actori_futex_wait(&r->state, s, -1);
-            s = atomic_load_explicit(&r->state, memory_order_acquire);
-        }
-    }
+    if ((old & ACTORI_R_THEN) && (old & ACTORI_R_COMPLETE) && running_callback != r)
+        actori_wait_for_bits(&r->state, ACTORI_R_CB_DONE, ACTORI_R_WAITER, -1, false);
     actori_responder_release(r);
 }

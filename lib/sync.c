@@ -69,3 +69,25 @@ uint32_t actori_spin_while(_Atomic uint32_t *word, uint32_t seen, uint32_t bits)
     }
     return seen;
 }
+
+int actori_wait_for_bits(_Atomic uint32_t *word, uint32_t done, uint32_t waiter,
+                         int64_t deadline_ms, bool spin)
+{
+    uint32_t s = atomic_load_explicit(word, memory_order_acquire);
+    if (!(s & done) && spin && deadline_ms != 0)
+        s = actori_spin_while(word, s, done);
+    while (!(s & done)) {
+        if (deadline_ms == 0)
+            return -1;
+        if (!(s & waiter)) {
+            /* acquire: if `done` is already there, the setter's writes are
+             * visible; if not, the setter's RMW will find `waiter`. */
+            s = atomic_fetch_or_explicit(word, waiter, memory_order_acquire) | waiter;
+            continue;
+        }
+        if (actori_futex_wait(word, s, deadline_ms) != 0)
+            return -1;
+        s = atomic_load_explicit(word, memory_order_acquire);
+    }
+    return 0;
+}

@@ -3,6 +3,7 @@
 #define ACTORI_SYNC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Nanoseconds on the monotonic clock. Any thread. */
@@ -33,6 +34,14 @@ static inline void actori_cpu_relax(void)
     __asm__ __volatile__("yield");
 #endif
 }
+
+/* Waits until a bit of `done` is set in *word: first spins briefly if
+ * `spin`, then sets `waiter` (so that whoever sets `done` knows to call
+ * actori_futex_wake_all) and sleeps on the word. Acquire: what the setter
+ * wrote before setting `done` (with release) is visible on return.
+ * Returns 0, or -1 once the deadline (-1: none; 0: now) passed first. */
+int actori_wait_for_bits(_Atomic uint32_t *word, uint32_t done, uint32_t waiter,
+                         int64_t deadline_ms, bool spin);
 
 /* Wakes every thread sleeping on word. Any thread. */
 void actori_futex_wake_all(_Atomic uint32_t *word);
