@@ -98,6 +98,9 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 
 /* ---- PyObject* passes through ---- */
 %typemap(in) PyObject *pyclass "$1 = $input;"
+%typemap(in) PyObject *events "$1 = $input;"
+%typemap(in) PyObject *requests "$1 = $input;"
+%typemap(in) PyObject *handler "$1 = $input;"
 %typemap(in) PyObject *instance "$1 = $input;"
 %typemap(in) PyObject *fn "$1 = $input;"
 

@@ -424,7 +424,21 @@ void shim_set_dispatch(PyObject *fn)
 /* Python actors                                                            */
 /* ======================================================================== */
 
+/* Every Python actor class has the same C callbacks below. The C class's user
+ * data (actor_class_userdata) is a shim_pyclass: the Python class, and one
+ * dict per kind mapping int(type pointer) to the handler entry the
+ * dispatcher gets (the Python side's (function, MsgType)). The struct is
+ * written once, before the class is in use; the Python objects it points to
+ * are touched with the GIL only. It is kept for the process, as the C class
+ * may be (the registry, C code holding it). */
+#define SHIM_CLASS_MAGIC 0x50794373u /* "PyCs" */
 #define SHIM_STATE_MAGIC 0x50794163u /* "PyAc": a state block we allocated */
+
+typedef struct shim_pyclass {
+    uint32_t magic;
+    PyObject *cls;         /* the Python Actor subclass */
+    PyObject *handlers[2]; /* [0] events, [1] requests: dict int(type ptr) -> entry */
+} shim_pyclass;
 
 /* The state of a Python actor: the instance. A class spawned by name with
  * state NULL gets a zeroed block of this size from the runtime (magic 0,
@@ -434,23 +448,31 @@ typedef struct pystate {
     PyObject *inst;
 } pystate;
 
-/* With the GIL: calls the dispatcher; returns a new reference or NULL. */
-static PyObject *dispatch(int kind, PyObject *inst, long arg, actor_ctx *ctx, PyObject *extra)
+/* The shim_pyclass of the actor whose callback runs (NULL if not ours). */
+static shim_pyclass *pyclass_of(actor_ctx *ctx)
+{
+    shim_pyclass *pc = actor_class_userdata(actor_ctx_class(ctx));
+    return pc && pc->magic == SHIM_CLASS_MAGIC ? pc : NULL;
+}
+
+/* With the GIL: calls the dispatcher (NULL arguments pass None); returns a
+ * new reference or NULL. */
+static PyObject *dispatch(int kind, PyObject *inst, PyObject *arg, actor_ctx *ctx,
+                          PyObject *extra)
 {
     if (!g_dispatch) {
         PyErr_SetString(PyExc_RuntimeError, "actor: no dispatcher");
         return NULL;
     }
     PyObject *k = PyLong_FromLong(kind);
-    PyObject *a = PyLong_FromLong(arg);
     PyObject *c = PyLong_FromVoidPtr(ctx);
     PyObject *res = NULL;
-    if (k && a && c) {
-        PyObject *args[5] = {k, inst ? inst : Py_None, a, c, extra ? extra : Py_None};
+    if (k && c) {
+        PyObject *args[5] = {k, inst ? inst : Py_None, arg ? arg : Py_None, c,
+                             extra ? extra : Py_None};
         res = PyObject_Vectorcall(g_dispatch, args, 5, NULL);
     }
     Py_XDECREF(k);
-    Py_XDECREF(a);
     Py_XDECREF(c);
     return res;
 }
@@ -476,29 +498,19 @@ static int code_of(PyObject *res, int failed)
     return code;
 }
 
-/* Slots: the class (for init of by-name spawns) or the message type a
- * trampoline stands for. Written with the GIL; trampolines pass their index
- * only, so worker threads never read these tables without the GIL. */
-#define SHIM_SLOTS 512
-static PyObject *class_slot[SHIM_SLOTS];
-static int class_slots_used;
-static const actor_msgtype *event_slot[SHIM_SLOTS];
-static int event_slots_used;
-static const actor_msgtype *request_slot[SHIM_SLOTS];
-static int request_slots_used;
-
-static int py_init(int cslot, actor_ctx *ctx, void *state)
+static int py_init(actor_ctx *ctx, void *state)
 {
     pystate *st = state;
+    shim_pyclass *pc = pyclass_of(ctx);
     py_token gs;
-    if (!st)
+    if (!st || !pc)
         return ACTOR_EINVAL;
     if (!py_enter(&gs))
         return ACTOR_ECLOSED;
     int code = ACTOR_EINVAL;
     if (!st->inst) {
         /* Spawned by name (state made by the runtime): make the instance. */
-        PyObject *inst = dispatch(SHIM_K_NEW, Py_None, cslot, ctx, class_slot[cslot]);
+        PyObject *inst = dispatch(SHIM_K_NEW, NULL, pc->cls, ctx, NULL);
         if (!inst)
             PyErr_WriteUnraisable(g_dispatch);
         else if (inst == Py_None)
@@ -507,7 +519,7 @@ static int py_init(int cslot, actor_ctx *ctx, void *state)
             st->inst = inst;
     }
     if (st->inst)
-        code = code_of(dispatch(SHIM_K_INIT, st->inst, 0, ctx, NULL), ACTOR_EINVAL);
+        code = code_of(dispatch(SHIM_K_INIT, st->inst, NULL, ctx, NULL), ACTOR_EINVAL);
     py_leave(&gs);
     return code;
 }
@@ -518,7 +530,7 @@ static void py_finalize(actor_ctx *ctx, void *state)
     py_token gs;
     if (!st || !st->inst || !py_enter(&gs))
         return;
-    code_of(dispatch(SHIM_K_FINALIZE, st->inst, 0, ctx, NULL), 0);
+    code_of(dispatch(SHIM_K_FINALIZE, st->inst, NULL, ctx, NULL), 0);
     py_leave(&gs);
 }
 
@@ -530,7 +542,7 @@ static void py_interrupt(actor_ctx *ctx, void *state)
         actor_ctx_stop(ctx); /* the default */
         return;
     }
-    code_of(dispatch(SHIM_K_INTERRUPT, st->inst, 0, ctx, NULL), 0);
+    code_of(dispatch(SHIM_K_INTERRUPT, st->inst, NULL, ctx, NULL), 0);
     py_leave(&gs);
 }
 
@@ -542,11 +554,13 @@ static void py_fallback(actor_ctx *ctx, void *state, const actor_msgtype *t, int
         return;
     const char *name = actor_msgtype_name(t);
     PyObject *n = name ? PyUnicode_FromString(name) : (Py_INCREF(Py_None), Py_None);
-    if (n)
-        code_of(dispatch(SHIM_K_FALLBACK, st->inst, err, ctx, n), 0);
+    PyObject *e = PyLong_FromLong(err);
+    if (n && e)
+        code_of(dispatch(SHIM_K_FALLBACK, st->inst, e, ctx, n), 0);
     else
         PyErr_WriteUnraisable(g_dispatch);
     Py_XDECREF(n);
+    Py_XDECREF(e);
     py_leave(&gs);
 }
 
@@ -567,8 +581,26 @@ static void py_state_free(void *state)
     }
 }
 
-static int py_message(int kind, int slot, actor_ctx *ctx, void *state, const void *payload,
-                      size_t len)
+/* With the GIL: a new reference to the entry of type t in pc's dict of
+ * `kind` (0 events, 1 requests), or NULL (none; an error is reported). */
+static PyObject *handler_of(shim_pyclass *pc, int kind, const actor_msgtype *t)
+{
+    if (!pc || !t)
+        return NULL;
+    PyObject *key = PyLong_FromVoidPtr((void *)t);
+    PyObject *entry = key ? PyDict_GetItemWithError(pc->handlers[kind], key) : NULL;
+    Py_XDECREF(key);
+    if (entry)
+        Py_INCREF(entry); /* a handler may not drop it from under its own call */
+    else if (PyErr_Occurred())
+        PyErr_WriteUnraisable(g_dispatch);
+    return entry;
+}
+
+/* The one event (kind SHIM_K_EVENT) and request (SHIM_K_REQUEST) handler of
+ * every Python class: the type comes from the context, its handler from the
+ * class's dict. */
+static int py_message(int kind, actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
     pystate *st = state;
     py_token gs;
@@ -578,106 +610,112 @@ static int py_message(int kind, int slot, actor_ctx *ctx, void *state, const voi
     if (!st || !st->inst || !py_enter(&gs))
         return gone;
     int code;
-    PyObject *bytes = PyBytes_FromStringAndSize(len ? payload : "", (Py_ssize_t)len);
-    if (!bytes) {
+    PyObject *entry = handler_of(pyclass_of(ctx), kind == SHIM_K_REQUEST,
+                                 actor_ctx_msgtype(ctx));
+    PyObject *bytes = NULL;
+    if (!entry) {
+        /* Cannot happen unless the mapping was tampered with: as C would. */
+        code = ACTOR_ENOHANDLER;
+    } else if (!(bytes = PyBytes_FromStringAndSize(len ? payload : "", (Py_ssize_t)len))) {
         PyErr_WriteUnraisable(g_dispatch);
         code = ACTOR_ENOMEM;
     } else {
-        code = code_of(dispatch(kind, st->inst, slot, ctx, bytes), ACTOR_EHANDLER);
-        Py_DECREF(bytes);
+        code = code_of(dispatch(kind, st->inst, entry, ctx, bytes), ACTOR_EHANDLER);
     }
+    Py_XDECREF(bytes);
+    Py_XDECREF(entry);
     py_leave(&gs);
     return code;
 }
 
-/* Trampolines: the C callbacks carry no user data and event/request handlers
- * do not get their type, so each slot is a distinct function that knows its
- * index. 0x000 .. 0x1ff: SHIM_SLOTS of each kind. */
-#define SHIM_H16(M, p)                                                                            \
-    M(p##0) M(p##1) M(p##2) M(p##3) M(p##4) M(p##5) M(p##6) M(p##7) M(p##8) M(p##9) M(p##a)    \
-        M(p##b) M(p##c) M(p##d) M(p##e) M(p##f)
-#define SHIM_H256(M, p)                                                                           \
-    SHIM_H16(M, p##0) SHIM_H16(M, p##1) SHIM_H16(M, p##2) SHIM_H16(M, p##3) SHIM_H16(M, p##4)    \
-    SHIM_H16(M, p##5) SHIM_H16(M, p##6) SHIM_H16(M, p##7) SHIM_H16(M, p##8) SHIM_H16(M, p##9)    \
-    SHIM_H16(M, p##a) SHIM_H16(M, p##b) SHIM_H16(M, p##c) SHIM_H16(M, p##d) SHIM_H16(M, p##e)    \
-    SHIM_H16(M, p##f)
-#define SHIM_H512(M) SHIM_H256(M, 0) SHIM_H256(M, 1)
-
-#define SHIM_DEF_EVENT(x)                                                                        \
-    static int shim_ev_##x(actor_ctx *c, void *s, const void *p, size_t l)                       \
-    {                                                                                             \
-        return py_message(SHIM_K_EVENT, 0x##x, c, s, p, l);                                       \
-    }
-#define SHIM_DEF_REQUEST(x)                                                                      \
-    static int shim_rq_##x(actor_ctx *c, void *s, const void *p, size_t l)                       \
-    {                                                                                             \
-        return py_message(SHIM_K_REQUEST, 0x##x, c, s, p, l);                                     \
-    }
-#define SHIM_DEF_INIT(x)                                                                         \
-    static int shim_in_##x(actor_ctx *c, void *s) { return py_init(0x##x, c, s); }
-SHIM_H512(SHIM_DEF_EVENT)
-SHIM_H512(SHIM_DEF_REQUEST)
-SHIM_H512(SHIM_DEF_INIT)
-#define SHIM_REF_EVENT(x) shim_ev_##x,
-#define SHIM_REF_REQUEST(x) shim_rq_##x,
-#define SHIM_REF_INIT(x) shim_in_##x,
-static const actor_event_fn event_tramp[SHIM_SLOTS] = {SHIM_H512(SHIM_REF_EVENT)};
-static const actor_request_fn request_tramp[SHIM_SLOTS] = {SHIM_H512(SHIM_REF_REQUEST)};
-static const actor_init_fn init_tramp[SHIM_SLOTS] = {SHIM_H512(SHIM_REF_INIT)};
-
-int shim_pyclass_new(const char *name, PyObject *pyclass, int with_interrupt, actor_class **out)
+static int py_event(actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
-    if (!name || !pyclass || !out)
+    return py_message(SHIM_K_EVENT, ctx, state, payload, len);
+}
+
+static int py_request(actor_ctx *ctx, void *state, const void *payload, size_t len)
+{
+    return py_message(SHIM_K_REQUEST, ctx, state, payload, len);
+}
+
+static void pyclass_drop(shim_pyclass *pc)
+{
+    pc->magic = 0;
+    Py_XDECREF(pc->cls);
+    Py_XDECREF(pc->handlers[0]);
+    Py_XDECREF(pc->handlers[1]);
+    free(pc);
+}
+
+int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyObject *requests,
+                     int with_interrupt, actor_class **out)
+{
+    if (!name || !pyclass || !out || !events || !requests || !PyDict_Check(events) ||
+        !PyDict_Check(requests))
         return ACTOR_EINVAL;
-    if (class_slots_used >= SHIM_SLOTS)
+    shim_pyclass *pc = calloc(1, sizeof *pc);
+    if (!pc)
         return ACTOR_ENOMEM;
     actor_class *c = NULL;
     int rc = actor_class_new(name, &c);
-    if (rc != ACTOR_OK)
+    if (rc != ACTOR_OK) {
+        free(pc);
         return rc;
-    int slot = class_slots_used;
-    if ((rc = actor_class_on_init(c, init_tramp[slot])) != ACTOR_OK ||
+    }
+    pc->magic = SHIM_CLASS_MAGIC;
+    Py_INCREF(pyclass);
+    pc->cls = pyclass;
+    Py_INCREF(events);
+    pc->handlers[0] = events;
+    Py_INCREF(requests);
+    pc->handlers[1] = requests;
+    if ((rc = actor_class_set_userdata(c, pc)) != ACTOR_OK ||
+        (rc = actor_class_on_init(c, py_init)) != ACTOR_OK ||
         (rc = actor_class_on_finalize(c, py_finalize)) != ACTOR_OK ||
         (rc = actor_class_on_fallback(c, py_fallback)) != ACTOR_OK ||
         (rc = actor_class_set_state_free(c, py_state_free)) != ACTOR_OK ||
         (rc = actor_class_set_state_size(c, sizeof(pystate))) != ACTOR_OK ||
         (with_interrupt && (rc = actor_class_on_interrupt(c, py_interrupt)) != ACTOR_OK)) {
         actor_class_free(c);
+        pyclass_drop(pc);
         return rc;
     }
-    Py_INCREF(pyclass);
-    class_slot[slot] = pyclass; /* kept for the process, as the C class may be */
-    class_slots_used++;
     *out = c;
     return ACTOR_OK;
 }
 
-int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request)
+int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request, PyObject *handler)
 {
-    if (!c || !t)
+    shim_pyclass *pc = actor_class_userdata(c);
+    if (!c || !t || !handler || !pc || pc->magic != SHIM_CLASS_MAGIC)
         return ACTOR_EINVAL;
-    const actor_msgtype **table = request ? request_slot : event_slot;
-    int *used = request ? &request_slots_used : &event_slots_used;
-    int slot = -1;
-    for (int i = 0; i < *used; i++)
-        if (table[i] == t) {
-            slot = i;
-            break;
-        }
-    if (slot < 0) {
-        if (*used >= SHIM_SLOTS)
-            return ACTOR_ENOMEM;
-        slot = *used;
-    }
-    int rc = request ? actor_class_on_request(c, t, request_tramp[slot])
-                     : actor_class_on_event(c, t, event_tramp[slot]);
+    int rc = request ? actor_class_on_request(c, t, py_request)
+                     : actor_class_on_event(c, t, py_event);
     if (rc != ACTOR_OK)
         return rc;
-    if (slot == *used) {
-        table[slot] = t;
-        (*used)++;
+    PyObject *key = PyLong_FromVoidPtr((void *)t);
+    if (!key || PyDict_SetItem(pc->handlers[request != 0], key, handler) < 0) {
+        Py_XDECREF(key);
+        PyErr_Clear();
+        /* Not in use (the setter above succeeded): take the C side back. */
+        if (request)
+            (void)actor_class_on_request(c, t, NULL);
+        else
+            (void)actor_class_on_event(c, t, NULL);
+        return ACTOR_ENOMEM;
     }
-    return slot;
+    Py_DECREF(key);
+    return ACTOR_OK;
+}
+
+void shim_pyclass_discard(actor_class *c)
+{
+    shim_pyclass *pc = actor_class_userdata(c);
+    if (!pc || pc->magic != SHIM_CLASS_MAGIC ||
+        actor_class_set_userdata(c, NULL) != ACTOR_OK) /* in use: keep it */
+        return;
+    actor_class_free(c);
+    pyclass_drop(pc);
 }
 
 int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, actor_addr **out)

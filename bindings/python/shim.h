@@ -9,10 +9,15 @@
  *   that completes it, WITHOUT the GIL: it appends the token and writes the
  *   eventfd only when the list goes from empty to non-empty. The event loop
  *   watches the fd (loop.add_reader) and drains the list with the GIL.
- * - Python actors: one C class per Python Actor subclass, whose callbacks run
- *   on the runtime's worker threads and take the GIL (a worker keeps one
- *   Python thread state for its life, dropped at thread exit), but only
- *   while a process-wide flag says Python is alive. The package's
+ * - Python actors: one C class per Python Actor subclass, all sharing the
+ *   same C callbacks (one init, finalize, interrupt, fallback, event handler
+ *   and request handler). A callback finds the Python class and the handler
+ *   tables through the class's user data (actor_class_userdata of
+ *   actor_ctx_class) and the handler through the type being handled
+ *   (actor_ctx_msgtype), so there is no limit on classes or types. The
+ *   callbacks run on the runtime's worker threads and take the GIL (a worker
+ *   keeps one Python thread state for its life, dropped at thread exit), but
+ *   only while a process-wide flag says Python is alive. The package's
  *   atexit handler shuts every runtime down, then calls shim_python_dying(),
  *   which clears the flag and waits (GIL released) until no worker is inside
  *   Python. Interpreter finalization starts after atexit, so no C thread can
@@ -72,28 +77,39 @@ void shim_cq_close(shim_cq *q);
 
 /* The `kind` argument of the dispatcher. */
 enum {
-    SHIM_K_NEW = 0,   /* instance None, arg = class slot: return a new instance */
+    SHIM_K_NEW = 0,   /* instance None, arg = the Python class: return a new instance */
     SHIM_K_INIT,      /* return 0 or a nonzero code (init failed) */
     SHIM_K_FINALIZE,  /* return value ignored */
     SHIM_K_INTERRUPT, /* return value ignored */
-    SHIM_K_EVENT,     /* arg = event slot, extra = payload bytes; return a code */
-    SHIM_K_REQUEST,   /* arg = request slot, extra = payload bytes; return a code
-                         (0: answered or deferred; nonzero: handler error) */
-    SHIM_K_FALLBACK   /* arg = the error code, extra = the type's name */
+    SHIM_K_EVENT,     /* arg = the type's handler entry, extra = payload bytes;
+                         return a code */
+    SHIM_K_REQUEST,   /* arg = the type's handler entry, extra = payload bytes;
+                         return a code (0: answered or deferred; nonzero:
+                         handler error) */
+    SHIM_K_FALLBACK   /* arg = the error code (int), extra = the type's name */
 };
 
 /* Sets the Python callable that runs every Python actor callback:
  * dispatch(kind, instance, arg, ctx_as_int, extra). */
 void shim_set_dispatch(PyObject *fn);
 /* A new (unregistered) C class named `name` whose hooks call into Python for
- * instances of `pyclass`. with_interrupt: install an on_interrupt hook
- * (otherwise the default, actor_ctx_stop). */
-int shim_pyclass_new(const char *name, PyObject *pyclass, int with_interrupt,
-                     actor_class **out);
-/* Routes type t to Python on class c (request != 0: as a request handler).
- * Returns the slot (>= 0) that the dispatcher receives as `arg`, or a
- * negative ACTOR_E* code (ACTOR_ENOMEM when every slot is taken). */
-int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request);
+ * instances of `pyclass`. `events` and `requests` are the class's handler
+ * tables (dicts, filled by shim_pyclass_on); the class keeps references to
+ * the three for the process. with_interrupt: install an on_interrupt hook
+ * (otherwise the default, actor_ctx_stop). ACTOR_OK, ACTOR_EINVAL (bad name,
+ * not dicts), ACTOR_ENOMEM. */
+int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyObject *requests,
+                     int with_interrupt, actor_class **out);
+/* Routes type t to Python on class c (request != 0: as a request handler):
+ * `handler` is stored in the class's table of that kind under the key
+ * int(t's pointer) and is the `arg` the dispatcher receives for messages of
+ * that type. Returns ACTOR_OK or a negative ACTOR_E* code (ACTOR_EBUSY once
+ * the class is in use, ACTOR_EINVAL for a class not made by
+ * shim_pyclass_new, ACTOR_ENOMEM). */
+int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request, PyObject *handler);
+/* Frees a class of shim_pyclass_new that was never spawned nor registered
+ * (its setup failed); does nothing to a class in use. */
+void shim_pyclass_discard(actor_class *c);
 /* Spawns an actor of cls; a non-None `instance` becomes its state (a strong
  * reference is taken; released after finalize). The GIL stays held. */
 int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, actor_addr **out);

@@ -53,6 +53,7 @@ set(ACTOR_PY_TESTS
   test_errors
   test_asyncio
   test_pyactors
+  test_limits
   test_exit)
 foreach(_t IN LISTS ACTOR_PY_TESTS)
   string(REGEX REPLACE "^test_" "py_" _name "${_t}")

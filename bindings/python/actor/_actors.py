@@ -5,6 +5,12 @@ callbacks run on the runtime's worker threads and call into Python with the
 GIL, through _dispatch below. They do so only while the package is alive:
 the atexit handler shuts every runtime down, then tells the shim to stop
 entering Python, before the interpreter starts finalizing (gh-87135).
+
+Every C class has the same C callbacks. The C class's user data leads them
+to the Python class and its handler tables (cls._actor_events and
+cls._actor_requests: dicts from the message type's C pointer, as an int, to
+(function, MsgType)); the entry of the type being handled is what _dispatch
+gets as `arg`.
 """
 
 import logging
@@ -149,7 +155,6 @@ def _cclass(cls, name=None):
             name = cls.__dict__.get("actor_name") or cls.__name__
         if not isinstance(name, str) or "\0" in name:
             raise TypeError("an actor class name is a str")
-        events, requests = {}, {}
         resolved = []
         for (kind, tname), fn in cls._actor_handlers.items():
             mt = find(tname)
@@ -159,16 +164,22 @@ def _cclass(cls, name=None):
                                       % (cls.__qualname__, fn.__name__, tname))
             resolved.append((kind, mt, fn))
         with_interrupt = callable(getattr(cls, "interrupt", None))
-        rc, c = _core.shim_pyclass_new(name, cls, int(with_interrupt))
+        # Filled by the shim (keyed by the type's pointer), read by its
+        # callbacks: not to be changed once the class is made.
+        events, requests = {}, {}
+        rc, c = _core.shim_pyclass_new(name, cls, events, requests, int(with_interrupt))
         if rc == _core.ACTOR_EINVAL:
             raise InvalidArgument("bad actor class name %r: 1 to 64 characters of "
                                   "[A-Za-z0-9_.:-] (set actor_name)" % name)
         check(rc, "actor class %r" % name)
-        for kind, mt, fn in resolved:
-            slot = _core.shim_pyclass_on(c, mt._ptr, int(kind == "request"))
-            if slot < 0:
-                raise error(slot, "actor class %r: handler for %r" % (name, mt.name))
-            (requests if kind == "request" else events)[slot] = (fn, mt)
+        try:
+            for kind, mt, fn in resolved:
+                rc = _core.shim_pyclass_on(c, mt._ptr, int(kind == "request"), (fn, mt))
+                if rc:
+                    raise error(rc, "actor class %r: handler for %r" % (name, mt.name))
+        except BaseException:
+            _core.shim_pyclass_discard(c)
+            raise
         cls._actor_events = events
         cls._actor_requests = requests
         cls._actor_cname = name
@@ -362,8 +373,8 @@ def _handler_code(exc):
     return hc
 
 
-def _event(inst, slot, ptr, payload):
-    fn, mt = inst.__class__._actor_events[slot]
+def _event(inst, entry, ptr, payload):
+    fn, mt = entry
     ctx = Context(ptr, inst)
     try:
         fn(inst, ctx, *mt._payload.unpack_args(payload))
@@ -375,8 +386,8 @@ def _event(inst, slot, ptr, payload):
         ctx._ptr = None
 
 
-def _request(inst, slot, ptr, payload):
-    fn, mt = inst.__class__._actor_requests[slot]
+def _request(inst, entry, ptr, payload):
+    fn, mt = entry
     ctx = Context(ptr, inst, mt)
     try:
         ret = fn(inst, ctx, *mt._payload.unpack_args(payload))
@@ -451,7 +462,7 @@ def _dispatch(kind, inst, arg, ptr, extra):
         if kind == _K_FALLBACK:
             return _fallback(inst, arg, ptr, extra)
         if kind == _K_NEW:
-            return _new(extra)
+            return _new(arg)
         return _lifecycle(kind, inst, ptr)
     except BaseException:
         try:
