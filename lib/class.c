@@ -75,19 +75,44 @@ int actor_class_set_state_size(actor_class *c, size_t size)
     return rc;
 }
 
-/* The handler slot of type t, growing the table to reach it. NULL on ENOMEM. */
+/* The slot of t in a table of mask + 1 slots: its own, or the empty one
+ * where it belongs. */
+static actori_handler_slot *probe(actori_handler_slot *table, uint32_t mask,
+                                  const actor_msgtype *t)
+{
+    uint32_t i = actori_type_hash(t) & mask;
+    while (table[i].type != NULL && table[i].type != t)
+        i = (i + 1) & mask;
+    return &table[i];
+}
+
+/* The handlers of type t in c, added (and the table grown) if needed; memory
+ * grows with the types a class handles, not with the process's types. NULL
+ * on ENOMEM. */
 static actori_handlers *slot(actor_class *c, const actor_msgtype *t)
 {
-    if (t->id >= c->nhandlers) {
-        uint32_t n = t->id + 1;
-        actori_handlers *grown = actori_realloc(c->handlers, n * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
-        memset(grown + c->nhandlers, 0, (n - c->nhandlers) * sizeof *grown);
-        c->handlers = grown;
-        c->nhandlers = n;
+    if (c->table != NULL) {
+        actori_handler_slot *s = probe(c->table, c->mask, t);
+        if (s->type == t)
+            return &s->h;
     }
-    return &c->handlers[t->id];
+    uint32_t size = c->table ? c->mask + 1 : 0;
+    if (2 * (c->used + 1) > size) { /* keep at most half the slots taken */
+        uint32_t grown = size ? 2 * size : 8;
+        actori_handler_slot *table = actori_calloc(grown, sizeof *table);
+        if (table == NULL)
+            return NULL;
+        for (uint32_t i = 0; i < size; i++)
+            if (c->table[i].type != NULL)
+                *probe(table, grown - 1, c->table[i].type) = c->table[i];
+        actori_free(c->table);
+        c->table = table;
+        c->mask = grown - 1;
+    }
+    actori_handler_slot *s = probe(c->table, c->mask, t);
+    s->type = t;
+    c->used++;
+    return &s->h;
 }
 
 #define ACTORI_HANDLER_SETTER(fn_name, field, type)                                            \
@@ -153,7 +178,7 @@ void actori_class_release(actor_class *c)
 {
     /* acq_rel: the last release sees every use of the class before freeing. */
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-        actori_free(c->handlers);
+        actori_free(c->table);
         actori_free(c);
     }
 }

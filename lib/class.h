@@ -13,6 +13,12 @@ typedef struct actori_handlers {
     actor_response_fn response;
 } actori_handlers;
 
+/* One slot of a class's handler table: an open-addressing hash by type. */
+typedef struct actori_handler_slot {
+    const actor_msgtype *type; /* NULL: an empty slot */
+    actori_handlers h;
+} actori_handler_slot;
+
 struct actor_class {
     _Atomic uint32_t refs;   /* the creator's, the registry's, one per actor */
     _Atomic int in_use;      /* set at the first spawn: setters then refuse */
@@ -24,18 +30,32 @@ struct actor_class {
     void (*state_free)(void *state);
     size_t state_size;
     void *userdata;
-    actori_handlers *handlers; /* indexed by actor_msgtype id; read-only once in use */
-    uint32_t nhandlers;
+    actori_handler_slot *table; /* by type; read-only once in use; NULL: none */
+    uint32_t mask;              /* table size - 1 (a power of two)           */
+    uint32_t used;              /* slots taken: at most half the table       */
     struct actor_class *next;  /* class registry list */
     char name[ACTORI_NAME_MAX + 1];
 };
 
 /* The handlers of class c for type t (NULL when it has none). Lock-free:
  * tables are frozen once the class is in use. Any thread. */
+static inline uint32_t actori_type_hash(const actor_msgtype *t)
+{
+    return t->id * 2654435761u; /* Knuth's multiplicative hash of a dense id */
+}
+
 static inline const actori_handlers *actori_class_handlers(const actor_class *c,
                                                            const actor_msgtype *t)
 {
-    return t->id < c->nhandlers ? &c->handlers[t->id] : NULL;
+    if (c->table == NULL)
+        return NULL;
+    for (uint32_t i = actori_type_hash(t) & c->mask;; i = (i + 1) & c->mask) {
+        const actori_handler_slot *s = &c->table[i];
+        if (s->type == t)
+            return &s->h;
+        if (s->type == NULL)
+            return NULL; /* the table is never full: a probe ends */
+    }
 }
 
 /* Marks c in use and takes a reference for a new actor. Any thread. */
