@@ -43,8 +43,34 @@ void *actori_realloc(void *p, size_t size)
 
 void actori_free(void *p) { free_fn(p); }
 
-static void *event_malloc(size_t size) { return actori_malloc(size); }
-static void *event_realloc(void *p, size_t size) { return actori_realloc(p, size); }
+/* libevent does not check every allocation it makes (event_base_new leaves
+ * its lock NULL, and runs unlocked, when that allocation fails): its
+ * failures are noted per thread, for the caller to check. */
+static _Thread_local int event_alloc_failed;
+
+static void *event_malloc(size_t size)
+{
+    void *p = actori_malloc(size);
+    if (p == NULL)
+        event_alloc_failed = 1;
+    return p;
+}
+
+static void *event_realloc(void *p, size_t size)
+{
+    void *q = actori_realloc(p, size);
+    if (q == NULL)
+        event_alloc_failed = 1;
+    return q;
+}
+
+int actori_event_alloc_failed(int reset)
+{
+    int failed = event_alloc_failed;
+    if (reset)
+        event_alloc_failed = 0;
+    return failed;
+}
 
 int actor_set_allocator(void *(*malloc_f)(size_t), void *(*calloc_f)(size_t, size_t),
                         void *(*realloc_f)(void *, size_t), void (*free_f)(void *))

@@ -291,10 +291,12 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         atomic_init(&w->idle, 1);
         atomic_init(&w->schedulers, 0);
         w->rt = rt;
+        actori_event_alloc_failed(1);
         w->base = event_base_new();
         if (w->base != NULL)
             w->wake = event_new(w->base, -1, EV_PERSIST, worker_turn, w);
-        if (w->wake == NULL)
+        /* A base whose lock could not be made would run unlocked. */
+        if (w->wake == NULL || actori_event_alloc_failed(1))
             rc = ACTOR_ENOMEM;
     }
     for (unsigned i = 0; i < threads && rc == ACTOR_OK; i++) {

@@ -127,7 +127,8 @@ ACTOR_API void actor_runtime_free(actor_runtime *rt);
  * of a request of this type. A layout is NULL (opaque bytes of any length),
  * "" (no fields, size 0) or a format of Python's struct module, always
  * little-endian, standard sizes, no padding: the characters x ? b B h H i I q
- * Q f d s, each with an optional decimal repeat count ("qq", "16s", "2id").
+ * Q f d s, each with an optional decimal repeat count ("qq", "16s", "2id");
+ * a layout of more than 1 GiB is refused.
  * Returns ACTOR_OK and *out (the same pointer for a name defined again with
  * the same layouts, compared as strings); ACTOR_ETYPE for a name already
  * defined with other layouts; ACTOR_EINVAL for a bad name or layout or NULL
