@@ -339,7 +339,7 @@ ACTOR_API int actor_responder_then(actor_responder *r, void (*cb)(actor_responde
  * its mailbox. Consumes r on ACTOR_OK only, and holds a counted reference to
  * `to` until delivery. If `to` stops before handling it, the outcome is
  * dropped with its other queued messages (and counted in the log line of
- * that stop). */ ACTOR_ENOHANDLER if `to`'s class has no on_response
+ * that stop). ACTOR_ENOHANDLER if `to`'s class has no on_response
  * for the type; ACTOR_EINVAL (NULL, a callback already set); ACTOR_ECLOSED
  * (to is stopping or done); ACTOR_ENOMEM. */
 ACTOR_API int actor_responder_forward(actor_responder *r, actor_addr *to);
