@@ -168,7 +168,9 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
         actori_node *n;
         while ((n = actori_mpscq_pop(&w->inject)) != NULL)
             ready_push(w, cell_of_sched(n));
-        if (w->ready_count > 0)
+        /* Load first: a store per loop would pull the line away from the
+         * other workers that read this flag in share_work. */
+        if (w->ready_count > 0 && atomic_load_explicit(&w->idle, memory_order_relaxed))
             atomic_store_explicit(&w->idle, 0, memory_order_relaxed);
         share_work(w);
         unsigned runs = 0;
