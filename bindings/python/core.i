@@ -141,3 +141,34 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 /* ---- the shim ---- */
 %ignore shim_cq;
 %include "shim.h"
+
+/* ---- the asyncio fast path (aio.c): SWIG pointers without a wrapper call ---- */
+%{
+static swig_type_info *aio_swig_type(int kind)
+{
+    switch (kind) {
+    case SHIM_PTR_ADDR: return SWIGTYPE_p_actor_addr;
+    case SHIM_PTR_MSGTYPE: return SWIGTYPE_p_actor_msgtype;
+    default: return SWIGTYPE_p_actor_responder;
+    }
+}
+
+static void *aio_get_ptr(PyObject *obj, int kind)
+{
+    void *p = NULL;
+    if (!SWIG_IsOK(SWIG_ConvertPtr(obj, &p, aio_swig_type(kind), 0)) || !p) {
+        PyErr_SetString(PyExc_TypeError, "actor._core: not a pointer of the expected type");
+        return NULL;
+    }
+    return p;
+}
+
+static PyObject *aio_new_ptr(void *ptr, int kind)
+{
+    return SWIG_NewPointerObj(ptr, aio_swig_type(kind), 0);
+}
+%}
+%init %{
+    if (shim_aio_init(m, aio_get_ptr, aio_new_ptr) < 0)
+        return NULL;
+%}

@@ -146,8 +146,12 @@ struct shim_cqnode {
     shim_cqnode *next;
     shim_cq *q;
     unsigned long long token;
+    void *owner;      /* aio.c: the Responder object (borrowed; GIL only) */
     atomic_int refs;  /* the responder side's + the callback/list side's */
-    atomic_int fired; /* the callback ran */
+    atomic_int fired; /* the callback started */
+    atomic_int finished;            /* the callback is past its last touch of n */
+    actor_responder *deferred_r;    /* shim_responder_release: to free later (GIL) */
+    shim_cqnode *deferred_next;
 };
 
 static void cq_ref(shim_cq *q) { atomic_fetch_add_explicit(&q->refs, 1, memory_order_relaxed); }
@@ -221,10 +225,14 @@ static void cq_on_complete(actor_responder *r, void *ud)
         while (w < 0 && errno == EINTR);
         /* EAGAIN (counter saturated) still leaves the fd readable. */
     }
+    /* The last touch of n (kept alive by the responder side's reference
+     * until the responder is freed, which waits for this callback). */
+    atomic_store_explicit(&n->finished, 1, memory_order_release);
     cq_unref(q);
 }
 
-int shim_cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, shim_cqnode **out)
+static int cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, void *owner,
+                    shim_cqnode **out)
 {
     if (!q || !r || !out)
         return ACTOR_EINVAL;
@@ -233,8 +241,10 @@ int shim_cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, shim
         return ACTOR_ENOMEM;
     n->q = q;
     n->token = token;
+    n->owner = owner;
     atomic_init(&n->refs, 2);
     atomic_init(&n->fired, 0);
+    atomic_init(&n->finished, 0);
     cq_ref(q);
     int rc = actor_responder_then(r, cq_on_complete, n);
     if (rc != ACTOR_OK) {
@@ -246,12 +256,20 @@ int shim_cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, shim
     return ACTOR_OK;
 }
 
-PyObject *shim_cq_drain(shim_cq *q)
+int shim_cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, shim_cqnode **out)
 {
-    if (!q)
-        return PyList_New(0);
-    /* Reset the fd first, then take the list: a completion appended after the
-     * take finds the list empty and writes the fd again; none is lost. */
+    return cq_watch(q, r, token, NULL, out);
+}
+
+int shim_cq_watch_owner(shim_cq *q, actor_responder *r, void *owner, shim_cqnode **out)
+{
+    return cq_watch(q, r, 0, owner, out);
+}
+
+/* Resets the fd first, then takes the list: a completion appended after the
+ * take finds the list empty and writes the fd again; none is lost. */
+shim_cqnode *shim_cq_take(shim_cq *q)
+{
     uint64_t v;
     while (read(q->fd, &v, sizeof v) < 0 && errno == EINTR)
         ;
@@ -259,7 +277,19 @@ PyObject *shim_cq_drain(shim_cq *q)
     shim_cqnode *n = q->head;
     q->head = q->tail = NULL;
     pthread_mutex_unlock(&q->mu);
+    return n;
+}
 
+shim_cqnode *shim_cqnode_next(const shim_cqnode *n) { return n->next; }
+void *shim_cqnode_owner(const shim_cqnode *n) { return n->owner; }
+void shim_cqnode_set_owner(shim_cqnode *n, void *owner) { n->owner = owner; }
+void shim_cqnode_release(shim_cqnode *n) { node_unref(n); }
+
+PyObject *shim_cq_drain(shim_cq *q)
+{
+    if (!q)
+        return PyList_New(0);
+    shim_cqnode *n = shim_cq_take(q);
     PyObject *list = PyList_New(0);
     while (n) {
         shim_cqnode *next = n->next;
@@ -290,6 +320,41 @@ void shim_cq_close(shim_cq *q)
         n = next;
     }
     cq_unref(q);
+}
+
+/* Responders whose free would have waited for their callback (GIL). */
+static shim_cqnode *deferred_head;
+
+void shim_responder_reap(int all)
+{
+    shim_cqnode **pp = &deferred_head;
+    while (*pp) {
+        shim_cqnode *n = *pp;
+        if (all || atomic_load_explicit(&n->finished, memory_order_acquire)) {
+            *pp = n->deferred_next;
+            shim_responder_free(n->deferred_r, n);
+        } else {
+            pp = &n->deferred_next;
+        }
+    }
+}
+
+void shim_responder_release(actor_responder *r, shim_cqnode *n)
+{
+    /* actor_responder_free waits (futex, no spin) until a callback started
+     * by the completing thread returns: when the loop thread frees a
+     * responder right after the eventfd write made by that very callback,
+     * that wait would be a sleep and a wake-up. Defer it instead. */
+    if (n && atomic_load_explicit(&n->fired, memory_order_acquire) &&
+        !atomic_load_explicit(&n->finished, memory_order_acquire)) {
+        n->deferred_r = r;
+        n->deferred_next = deferred_head;
+        deferred_head = n;
+        return;
+    }
+    shim_responder_free(r, n);
+    if (deferred_head)
+        shim_responder_reap(0);
 }
 
 void shim_responder_free(actor_responder *r, shim_cqnode *n)

@@ -5,10 +5,12 @@
  * - Blocking calls (waits, joins, shutdown, free) with the GIL released,
  *   waiting in slices so that Ctrl-C (a pending signal) interrupts them.
  * - A completion queue for asyncio: an eventfd plus a mutex-protected list of
- *   tokens. A responder's actor_responder_then callback runs on the C thread
- *   that completes it, WITHOUT the GIL: it appends the token and writes the
- *   eventfd only when the list goes from empty to non-empty. The event loop
- *   watches the fd (loop.add_reader) and drains the list with the GIL.
+ *   watch nodes. A responder's actor_responder_then callback runs on the C
+ *   thread that completes it, WITHOUT the GIL: it appends the node and writes
+ *   the eventfd only when the list goes from empty to non-empty. The event
+ *   loop watches the fd (loop.add_reader) and drains the list with the GIL.
+ *   aio.c builds the asyncio side on it (Responder as a future, one queue per
+ *   loop, Address.ask in C).
  * - Python actors: one C class per Python Actor subclass, all sharing the
  *   same C callbacks (one init, finalize, interrupt, fallback, event handler
  *   and request handler). A callback finds the Python class and the handler
@@ -55,6 +57,9 @@ PyObject *shim_responder_bytes(actor_responder *r);
 /* Frees r (pending is fine), then drops the watch node of shim_cq_watch
  * (NULL if never watched). */
 void shim_responder_free(actor_responder *r, shim_cqnode *node);
+/* Frees the responders whose free was deferred (shim_responder_release)
+ * once their watch callback is done; all: every one, waiting if need be. */
+void shim_responder_reap(int all);
 
 /* ---- the asyncio completion queue ---- */
 
@@ -72,6 +77,36 @@ PyObject *shim_cq_drain(shim_cq *q);
 /* The Python owner lets go: the queue is closed (later completions are
  * dropped), its fd closed when the last watch node is gone. */
 void shim_cq_close(shim_cq *q);
+
+#ifndef SWIG
+/* ---- internal to the extension (aio.c), not wrapped ---- */
+
+/* shim_cq_watch with an owner pointer (read back by shim_cqnode_owner)
+ * instead of a token. */
+int shim_cq_watch_owner(shim_cq *q, actor_responder *r, void *owner, shim_cqnode **out);
+/* Resets the fd, then takes every queued node: a list linked by
+ * shim_cqnode_next, each to be released with shim_cqnode_release. */
+shim_cqnode *shim_cq_take(shim_cq *q);
+shim_cqnode *shim_cqnode_next(const shim_cqnode *n);
+/* The owner given to shim_cq_watch_owner; written and read with the GIL only. */
+void *shim_cqnode_owner(const shim_cqnode *n);
+void shim_cqnode_set_owner(shim_cqnode *n, void *owner);
+/* Drops the list's reference to a node taken by shim_cq_take. */
+void shim_cqnode_release(shim_cqnode *n);
+/* shim_responder_free that never blocks: while the completing thread is
+ * still inside the watch callback, the free is deferred to a later call of
+ * this or of shim_responder_reap. With the GIL. */
+void shim_responder_release(actor_responder *r, shim_cqnode *node);
+
+/* aio.c: the asyncio fast path (actor._core.ResponderBase, AioQueue, ...),
+ * added to the module by its init. `get_ptr(obj, kind)` converts a SWIG
+ * pointer object (NULL with an exception if it is not one of that kind);
+ * `new_ptr(ptr, kind)` makes one. Returns 0, or -1 with an exception. */
+enum { SHIM_PTR_ADDR = 0, SHIM_PTR_MSGTYPE, SHIM_PTR_RESPONDER };
+typedef void *(*shim_get_ptr_fn)(PyObject *obj, int kind);
+typedef PyObject *(*shim_new_ptr_fn)(void *ptr, int kind);
+int shim_aio_init(PyObject *module, shim_get_ptr_fn get_ptr, shim_new_ptr_fn new_ptr);
+#endif
 
 /* ---- Python actors ---- */
 

@@ -52,6 +52,7 @@ set(ACTOR_PY_TESTS
   test_payloads
   test_errors
   test_asyncio
+  test_future
   test_pyactors
   test_limits
   test_exit)

@@ -19,6 +19,8 @@ __all__ = ["MsgType", "define", "find"]
 
 _TOKEN = re.compile(r"(\d*)([x?bBhHiIqQfds])")
 
+_INT_CODES = "bBhHiIqQ"  # fields the C fast path packs and unpacks itself
+
 _INT_RANGE = {
     "b": (-(1 << 7), (1 << 7) - 1), "B": (0, (1 << 8) - 1),
     "h": (-(1 << 15), (1 << 15) - 1), "H": (0, (1 << 16) - 1),
@@ -185,7 +187,8 @@ def _as_buffer(obj, what):
 class MsgType:
     """A message type of the process-wide registry (see actor.define)."""
 
-    __slots__ = ("_ptr", "name", "layout", "reply_layout", "_payload", "_reply", "__weakref__")
+    __slots__ = ("_ptr", "name", "layout", "reply_layout", "_payload", "_reply",
+                 "_fpack", "_funpack", "_rmode", "_fcodes", "__weakref__")
 
     def __init__(self, ptr):
         self._ptr = ptr
@@ -194,6 +197,25 @@ class MsgType:
         self.reply_layout = _core.actor_msgtype_reply_layout(ptr)
         self._payload = _Layout(self.layout, "message %r" % self.name)
         self._reply = _Layout(self.reply_layout, "reply of %r" % self.name)
+        # For the C fast path (Address.ask, Responder.result; aio.c):
+        # _fpack: the payload's Struct.pack when it needs no checks of its
+        # own (no 's' fields: struct pads or cuts those silently), else None
+        # (then _payload.pack runs). _funpack/_rmode: how a reply unpacks:
+        # 0 opaque bytes, 1 no fields (None), 2 one field, 3 a tuple.
+        # _fcodes: the payload layout as bytes when it is integer fields only
+        # ("qq"), which C packs itself from exact ints in range (anything
+        # else goes through _fpack). _rmode 16 + ord(code): a reply of one
+        # integer field, which C unpacks itself.
+        p, rp = self._payload, self._reply
+        self._fpack = p.struct.pack if p.struct is not None and not p.strings else None
+        self._funpack = rp.struct.unpack if rp.struct is not None else None
+        self._rmode = (0 if rp.struct is None else 1 if rp.nfields == 0 else
+                       2 if rp.nfields == 1 else 3)
+        lay, rlay = self.layout, self.reply_layout
+        self._fcodes = (lay.encode() if lay and len(lay) <= 8 and
+                        all(c in _INT_CODES for c in lay) else None)
+        if rlay and len(rlay) == 1 and rlay in _INT_CODES:
+            self._rmode = 16 + ord(rlay)
 
     @property
     def size(self):

@@ -11,7 +11,7 @@ import weakref
 from . import _core as _swig
 _core = _swig.__core  # the extension itself: no Python wrapper per call
 from ._errors import (Closed, Deadlock, InvalidArgument, Timeout, check, error)
-from ._layout import resolve
+from ._layout import MsgType, _by_name, resolve
 
 __all__ = ["Runtime", "Address", "Responder", "load"]
 
@@ -21,9 +21,6 @@ _ETIMEDOUT = _core.ACTOR_ETIMEDOUT
 _EDEADLK = _core.ACTOR_EDEADLK
 _EHANDLER = _core.ACTOR_EHANDLER
 _INT_MAX = (1 << 31) - 1
-
-_status = _core.actor_responder_status
-_get_running_loop = asyncio.get_running_loop
 
 
 def _ms(timeout):
@@ -91,169 +88,96 @@ def load(path):
 # Completions for asyncio: one queue (an eventfd) per event loop
 # ---------------------------------------------------------------------------
 
-class _Completions(_Handle):
-    """The completion queue of one event loop. C threads append tokens to it
-    without the GIL and write its eventfd on the empty-to-non-empty
-    transition; the loop's reader callback drains it and resolves futures."""
-
-    __slots__ = ("_cq", "_pending", "_next", "__weakref__")
-
-    def __init__(self, loop):
-        self._cq = _core.shim_cq_new()
-        self._pending = {}
-        self._next = 0
-        try:
-            loop.add_reader(_core.shim_cq_fd(self._cq), self._drain)
-        except BaseException:
-            _core.shim_cq_close(self._cq)
-            self._cq = None
-            raise
-
-    def watch(self, resp, fut):
-        self._next += 1
-        tok = self._next
-        self._pending[tok] = fut
-        rc, node = _core.shim_cq_watch(self._cq, resp._ptr, tok)
-        if rc != _OK:
-            del self._pending[tok]
-            raise error(rc, "cannot watch the responder")
-        resp._node = node
-        resp._token = tok
-        resp._comp = self
-
-    def rewatch(self, resp, fut):
-        """A new future for a responder already watched (the old one was
-        cancelled by an earlier awaiter)."""
-        self._pending[resp._token] = fut
-
-    def _drain(self):
-        pending = self._pending
-        for tok in _core.shim_cq_drain(self._cq):
-            fut = pending.pop(tok, None)
-            if fut is not None and not fut.done():
-                fut.set_result(None)
-
-    def __del__(self, _close=_core.shim_cq_close):
-        cq = self._cq
-        if cq is not None:
-            self._cq = None
-            _close(cq)
+_queues = weakref.WeakKeyDictionary()  # loop -> _core.AioQueue
 
 
-_completions = weakref.WeakKeyDictionary()
+def _queue_for(loop):
+    """The completion queue of `loop` (made, and its fd watched, on first use).
+    C threads append completed responders to it without the GIL and write its
+    eventfd on the empty-to-non-empty transition; the reader callback runs
+    the responders' done callbacks (aio.c)."""
+    q = _queues.get(loop)
+    if q is None:
+        q = _core.AioQueue(loop)
+        loop.add_reader(q.fd, q._drain)
+        _queues[loop] = q
+    return q
 
 
-def _completions_for(loop):
-    c = _completions.get(loop)
-    if c is None:
-        c = _completions[loop] = _Completions(loop)
-    return c
+def _callback_failed(loop, fn, fut, exc):
+    """A done callback raised: the loop's exception handler hears of it, as
+    of an exception in a loop Handle."""
+    msg = "Exception in callback %r(%r)" % (fn, fut)
+    if loop is None:
+        raise exc
+    loop.call_exception_handler({"message": msg, "exception": exc, "future": fut})
 
 
 # ---------------------------------------------------------------------------
 # Responder
 # ---------------------------------------------------------------------------
 
-class Responder(_Handle):
+class Responder(_core.ResponderBase, _Handle):
     """The pending reply of a request (Address.ask). Complete exactly once:
     with the reply, or Canceled, or HandlerError.
 
     r.result(timeout=None) blocks (GIL released) and returns the reply;
-    `await r` waits in asyncio without parking a thread."""
+    `await r` waits in asyncio without parking a thread.
 
-    __slots__ = ("_ptr", "_type", "_node", "_token", "_comp", "_fut", "__weakref__")
+    A Responder is an asyncio future (asyncio.isfuture(r) is true): gather,
+    wait, wait_for, shield, as_completed take it as it is, with no Task per
+    request. It binds to the running event loop when first used there.
+    cancel() cancels the asyncio wait only: the request goes on (libactor
+    cannot withdraw it) and nothing is freed; the responder then reports
+    cancelled() and done(), and result() raises asyncio.CancelledError, until
+    it is awaited again: `await r` clears the cancellation and waits for the
+    same request. done(), result(), exception(), status, type: see the
+    methods (ResponderBase, in C)."""
 
-    def __init__(self, ptr, mt):
-        self._ptr = ptr
-        self._type = mt
-        self._node = None
-        self._token = None
-        self._comp = None
-        self._fut = None
-
-    @property
-    def type(self):
-        """The request's MsgType."""
-        return self._type
-
-    def done(self):
-        """True once complete."""
-        return _status(self._ptr) != _EAGAIN
-
-    @property
-    def status(self):
-        """The C status: ACTOR_OK, ACTOR_ECANCELED, ACTOR_EHANDLER, or
-        ACTOR_EAGAIN while pending."""
-        return _status(self._ptr)
-
-    def result(self, timeout=None):
-        """Waits (at most `timeout` seconds; None: no limit) and returns the
-        reply: its one field, a tuple of fields, None for no fields, bytes
-        when opaque. Raises Timeout (the request is still pending), Canceled,
-        HandlerError, or Deadlock when called inside an actor's handler
-        without a zero timeout."""
-        ms = _ms(timeout)
-        st = _status(self._ptr)
-        if st == _EAGAIN:
-            st = _core.shim_responder_wait(self._ptr, ms)
-            if st == _ETIMEDOUT:
-                raise Timeout("no reply to %r within %s s" % (self._type.name, timeout))
-            if st == _EDEADLK:
-                raise Deadlock("cannot block for a reply on a worker thread of a runtime "
-                               "(inside an actor): defer the request instead")
-        return self._outcome(st)
-
-    def exception(self):
-        """The exception result() would raise once complete, or None."""
-        st = _status(self._ptr)
-        if st == _EAGAIN:
-            raise InvalidArgument("the request is still pending")
-        try:
-            self._outcome(st)
-        except Exception as e:
-            return e
-        return None
-
-    def _outcome(self, st):
-        if st == _OK:
-            return self._type._reply.unpack_value(_core.shim_responder_bytes(self._ptr))
-        if st == _EHANDLER:
-            raise error(st, "request %r" % self._type.name,
-                        handler_code=_core.actor_responder_handler_error(self._ptr))
-        raise error(st, "request %r" % self._type.name)
+    __slots__ = ()
 
     def __await__(self):
-        ptr = self._ptr
-        if _status(ptr) == _EAGAIN:
-            loop = _get_running_loop()
-            fut = self._fut
-            if fut is None:
-                fut = loop.create_future()
-                _completions_for(loop).watch(self, fut)
-                self._fut = fut
-            elif fut.get_loop() is not loop:
-                raise RuntimeError("a Responder is awaited in one event loop only")
-            elif fut.cancelled() and self._comp is not None and _status(ptr) == _EAGAIN:
-                fut = self._fut = loop.create_future()
-                self._comp.rewatch(self, fut)
-            if not fut.done():
-                yield from fut
-        return self._outcome(_status(ptr))
+        state = self._await_state()
+        while state == 2:  # a cancellation still on its way to its callbacks
+            yield          # one loop iteration
+            state = self._await_state()
+        if state:
+            self._asyncio_future_blocking = True
+            yield self     # the Task waits for it (add_done_callback)
+            if not self.done():
+                raise RuntimeError("await wasn't used with future")
+        return self.result()
+
+    __iter__ = __await__
 
     def __repr__(self):
-        st = _status(self._ptr)
+        st = self.status
         state = "pending" if st == _EAGAIN else ("ok" if st == _OK else _core.actor_strerror(st))
-        return "<Responder %r %s>" % (self._type.name, state)
+        if self.cancelled():
+            state += " (wait cancelled)"
+        return "<Responder %r %s>" % (self.type.name, state)
 
-    def __del__(self, _free=_core.shim_responder_free):
-        ptr = self._ptr
-        if ptr is None:
-            return
-        self._ptr = None
-        comp = self._comp
-        if comp is not None:
-            comp._pending.pop(self._token, None)
-        _free(ptr, self._node)
+
+def _outcome_error(r, st):
+    """The exception of a responder complete with status `st` (not ACTOR_OK)."""
+    if st == _EHANDLER:
+        return error(st, "request %r" % r.type.name, handler_code=r._handler_error)
+    return error(st, "request %r" % r.type.name)
+
+
+def _wait(r, timeout):
+    """Responder.result on a pending request, or with a timeout: waits with
+    the GIL released, in slices (Ctrl-C works)."""
+    ms = _ms(timeout)
+    st = r.status
+    if st == _EAGAIN:
+        st = r._wait_ms(ms)
+        if st == _ETIMEDOUT:
+            raise Timeout("no reply to %r within %s s" % (r.type.name, timeout))
+        if st == _EDEADLK:
+            raise Deadlock("cannot block for a reply on a worker thread of a runtime "
+                           "(inside an actor): defer the request instead")
+    return r._outcome()
 
 
 # ---------------------------------------------------------------------------
@@ -296,14 +220,7 @@ class Address(_Handle):
         if rc:
             raise _addr_error(rc, "send", mt)
 
-    def ask(self, type, *fields):
-        """Sends a request and returns its Responder at once."""
-        mt = resolve(type)
-        data = mt._payload.pack(fields)
-        rc, r = _core.addr_interact(self._p(), mt._ptr, data)
-        if rc:
-            raise _addr_error(rc, "ask", mt)
-        return Responder(r, mt)
+    # ask(type, *fields): in C (aio.c), installed below by _core.aio_setup.
 
     def interrupt(self):
         """Queues an interrupt behind what was sent before (the actor's
@@ -376,6 +293,25 @@ class Address(_Handle):
         if p is not None:
             self._ptr = None
             _release(p)
+
+
+_core.aio_setup({
+    "responder": Responder,
+    "msgtype": MsgType,
+    "address": Address,
+    "by_name": _by_name,
+    "resolve": resolve,
+    "addr_error": _addr_error,
+    "outcome_error": _outcome_error,
+    "wait": _wait,
+    "queue_for": _queue_for,
+    "callback_failed": _callback_failed,
+    "closed": Closed,
+    "invalid": InvalidArgument,
+    "running_loop": asyncio.events._get_running_loop,
+    "event_loop": asyncio.get_event_loop,
+    "cancelled_error": asyncio.CancelledError,
+})
 
 
 # ---------------------------------------------------------------------------
@@ -537,5 +473,6 @@ def _shutdown_all():
             except BaseException:
                 pass
         _free_graveyard()
+        _core.shim_responder_reap(1)
     finally:
         _core.shim_python_dying()
