@@ -191,6 +191,7 @@ static void drain_final(actor_addr *a)
 static void finish(actor_addr *a)
 {
     actor_class *cls = a->cls;
+    a->current_type = NULL; /* finalize handles no message */
     if (cls->finalize != NULL)
         cls->finalize(ctx_of(a), a->state);
     if (a->state != NULL && cls->state_free != NULL)
@@ -234,7 +235,6 @@ bool actori_cell_run(actor_addr *a)
         if (node == NULL)
             return !actori_mpscq_markempty(&a->mbox);
         dispatch(a, (actori_msg *)node);
-        a->current_type = NULL;
     }
     finish(a);
     return false;
