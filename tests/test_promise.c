@@ -210,11 +210,18 @@ static void runtime_freed_while_promise_held(void **state)
     assert_code(actor_responder_wait(r1, TU_LONG_MS), ACTOR_ECANCELED);
     assert_code(actor_responder_wait(r2, TU_LONG_MS), ACTOR_ECANCELED);
     assert_code(actor_responder_wait(r3, TU_LONG_MS), ACTOR_ECANCELED);
-    /* The promises resolve to ECLOSED, which consumes them (ASan: no leak,
-     * no double free). */
+    /* The promises answer ECLOSED and stay the caller's (the contract: they
+     * are consumed on ACTOR_OK only): a second resolve or reject answers
+     * ECLOSED again, touching nothing freed (ASan), and free releases them
+     * (ASan: no leak). 1.0 freed them on the first ECLOSED. */
     unsigned char out[8] = {0};
     assert_code(actor_promise_resolve(p1, out, 8), ACTOR_ECLOSED);
+    assert_code(actor_promise_resolve(p1, out, 8), ACTOR_ECLOSED);
+    assert_code(actor_promise_reject(p1, 3), ACTOR_ECLOSED);
+    actor_promise_free(p1);
     assert_code(actor_promise_reject(p2, 9), ACTOR_ECLOSED);
+    assert_code(actor_promise_resolve(p2, out, 8), ACTOR_ECLOSED);
+    actor_promise_free(p2);
     actor_promise_free(p3);
     /* The responders still behave and must be freed. */
     assert_code(actor_responder_status(r1), ACTOR_ECANCELED);

@@ -540,6 +540,8 @@ static void *rf_resolver(void *arg)
         tu_put_u64(out, (uint64_t)i);
         int rc = actor_promise_resolve(rf_promises[i], out, 8);
         TU_CHECK(rc == ACTOR_OK || rc == ACTOR_ECLOSED);
+        if (rc == ACTOR_ECLOSED) /* not consumed: still ours */
+            actor_promise_free(rf_promises[i]);
         atomic_fetch_add(rc == ACTOR_OK ? &rf_resolved_ok : &rf_resolved_closed, 1);
         if (i % 8 == 0)
             nap_us(20);

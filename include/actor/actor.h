@@ -14,11 +14,21 @@
  *   actor_ctx_* only inside the callbacks of the actor that ctx belongs to.
  *   Blocking calls (addr_join, actor_responder_wait with a nonzero timeout,
  *   actor_runtime_shutdown) return ACTOR_EDEADLK on a worker thread.
+ * - fork(): a child process inherits the parent's runtimes only as dead
+ *   handles. Their threads do not exist in the child and their event bases
+ *   and fds are the parent's, so the child never touches them: every call on
+ *   such a runtime or on its actors' addresses returns ACTOR_ECLOSED there
+ *   (actor_runtime_shutdown too), and actor_runtime_free returns at once,
+ *   leaving the memory to the child's exit. Runtimes made in the child work.
+ * - Structs that cross the ABI (1.1) begin with `size_t size`, set by the
+ *   caller to the sizeof it was compiled with; the library reads or writes
+ *   only that many bytes.
  */
 #ifndef ACTOR_ACTOR_H
 #define ACTOR_ACTOR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,14 +66,18 @@ enum {
     ACTOR_EDEADLK = -9,    /* a blocking call on a worker thread of a runtime      */
     ACTOR_EBUSY = -10,     /* a class in use is changed; a registered name taken   */
     ACTOR_EAGAIN = -11,    /* not complete yet                                     */
-    ACTOR_EFULL = -12      /* reserved: v1 mailboxes are unbounded                 */
+    ACTOR_EFULL = -12,     /* a bounded mailbox refused the message (1.1, flow
+                              control; unbounded mailboxes never answer it)         */
+    ACTOR_ENOENT = -13,    /* no such name, key, child or subscription (1.1)       */
+    ACTOR_EEXPIRED = -14   /* a request's deadline passed before it was answered;
+                              final (ACTOR_ETIMEDOUT: a wait ran out, still pending) */
 };
 
 /* A short English description of `code`; never NULL, also for unknown codes. */
 ACTOR_API const char *actor_strerror(int code);
 
 #define ACTOR_VERSION_MAJOR 1
-#define ACTOR_VERSION_MINOR 0
+#define ACTOR_VERSION_MINOR 1
 #define ACTOR_VERSION_PATCH 0
 
 /* The library's version: (major << 16) | (minor << 8) | patch. */
@@ -108,7 +122,9 @@ ACTOR_API int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms);
 
 /*
  * Shuts the runtime down (waiting as long as needed) if that was not done,
- * then frees it. Addresses and responders outlive it: every operation on them
+ * then frees it. While it waits it logs a warning every 10 s naming the
+ * classes of the actors still alive (an on_interrupt that never stops one
+ * is the usual cause). Addresses and responders outlive it: every operation on them
  * then returns ACTOR_ECLOSED, every request still pending (deferred ones too)
  * completes with ACTOR_ECANCELED, a promise still held resolves to
  * ACTOR_ECLOSED; they must still be released or freed. NULL is fine.
@@ -298,7 +314,10 @@ ACTOR_API int actor_ctx_defer(actor_ctx *ctx, actor_promise **out);
 /* Answers a deferred request. Consumes p on ACTOR_OK, and only then:
  * ACTOR_ETYPE (wrong size), ACTOR_ENOMEM, ACTOR_EINVAL leave it the caller's.
  * ACTOR_ECLOSED when the runtime was freed meanwhile (the request was
- * canceled); p is consumed then as well. Any thread. */
+ * canceled): p stays the caller's, every later resolve or reject answers
+ * ACTOR_ECLOSED too, and actor_promise_free releases it. (1.0 consumed p on
+ * ECLOSED, against the contract; 1.1 follows it.) One thread at a time per
+ * promise: a consumed promise is freed memory. Any thread. */
 ACTOR_API int actor_promise_resolve(actor_promise *p, const void *reply, size_t len);
 /* Fails a deferred request: it completes with ACTOR_EHANDLER and handler
  * error `err` (nonzero, else ACTOR_EINVAL). Consumption as resolve. */
@@ -343,6 +362,13 @@ ACTOR_API int actor_responder_then(actor_responder *r, void (*cb)(actor_responde
  * for the type; ACTOR_EINVAL (NULL, a callback already set); ACTOR_ECLOSED
  * (to is stopping or done); ACTOR_ENOMEM. */
 ACTOR_API int actor_responder_forward(actor_responder *r, actor_addr *to);
+/* As actor_responder_forward, and on_response then sees `tag` through
+ * actor_ctx_tag: an actor with many requests in flight tells the answers
+ * apart. actor_responder_forward(r, to) is this with tag 0. */
+ACTOR_API int actor_responder_forward_tagged(actor_responder *r, actor_addr *to, uint64_t tag);
+/* Inside an on_response handler: the tag its responder was forwarded with;
+ * 0 anywhere else (and for NULL). */
+ACTOR_API uint64_t actor_ctx_tag(actor_ctx *ctx);
 /* Frees the responder; pending is fine (the reply is dropped). NULL is fine. */
 ACTOR_API void actor_responder_free(actor_responder *r);
 
@@ -355,11 +381,27 @@ ACTOR_API void actor_responder_free(actor_responder *r);
  * which defines types and registers classes. Loading the same object again
  * does not run init again (not even from inside its own init) and returns
  * what the first load returned. The object stays loaded.
- * Returns ACTOR_OK; ACTOR_EINVAL (NULL path, no such file, not loadable, no
- * actor_plugin_init symbol); ACTOR_EHANDLER if init returned nonzero. Every
- * failure is also logged with its reason. Any thread.
+ * Returns ACTOR_OK; ACTOR_EINVAL (NULL or empty path, a path longer than
+ * PATH_MAX (4096 bytes), no such file, not loadable, no actor_plugin_init
+ * symbol); ACTOR_EHANDLER if init returned nonzero. Every failure is also
+ * logged with its reason (long paths shortened in the log). Any thread.
  */
 ACTOR_API int actor_plugin_load(const char *path);
+
+/* Declares a plugin's entry point, exported whatever -fvisibility the
+ * plugin is built with (and with C linkage from C++):
+ *     ACTOR_PLUGIN_INIT { define types, register classes; return 0; }
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define ACTOR_PLUGIN_VISIBLE __attribute__((visibility("default")))
+#else
+#define ACTOR_PLUGIN_VISIBLE
+#endif
+#ifdef __cplusplus
+#define ACTOR_PLUGIN_INIT extern "C" ACTOR_PLUGIN_VISIBLE int actor_plugin_init(void)
+#else
+#define ACTOR_PLUGIN_INIT ACTOR_PLUGIN_VISIBLE int actor_plugin_init(void)
+#endif
 
 enum { ACTOR_LOG_ERROR, ACTOR_LOG_WARN, ACTOR_LOG_INFO, ACTOR_LOG_DEBUG };
 typedef void (*actor_log_fn)(int level, const char *msg, void *ud);

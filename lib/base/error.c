@@ -14,12 +14,15 @@ const char *actor_strerror(int code)
     case ACTOR_ETIMEDOUT: return "timed out";
     case ACTOR_ECANCELED: return "request canceled";
     case ACTOR_ENOHANDLER: return "no handler for this message type";
-    case ACTOR_ETYPE: return "payload does not match the message type";
+    case ACTOR_ETYPE:
+        return "payload does not match the message type, or type redefined with other layouts";
     case ACTOR_EHANDLER: return "request handler failed";
     case ACTOR_EDEADLK: return "blocking call on a runtime worker thread";
     case ACTOR_EBUSY: return "in use";
     case ACTOR_EAGAIN: return "not complete yet";
     case ACTOR_EFULL: return "mailbox full";
+    case ACTOR_ENOENT: return "no such name, key, child or subscription";
+    case ACTOR_EEXPIRED: return "request deadline expired";
     default: return "unknown error";
     }
 }

@@ -23,6 +23,7 @@ void addr_release(actor_addr *a)
     /* seq_cst pair with the CLOSE dispatch (cell.c): either it sees this
      * count, or we see its cleared flag and queue a CLOSE again. */
     if (atomic_fetch_sub_explicit(&a->addrs, 1, memory_order_seq_cst) == 1 &&
+        !ACTORI_INHERITED(a) &&
         atomic_exchange_explicit(&a->close_queued, 1, memory_order_seq_cst) == 0)
         actori_cell_push(a, &a->close_msg); /* behind everything sent before */
     actori_cell_unref(a);
@@ -102,6 +103,8 @@ int addr_join(actor_addr *a, int timeout_ms)
 {
     if (a == NULL)
         return ACTOR_EINVAL;
+    if (!addr_is_done(a) && ACTORI_INHERITED(a))
+        return ACTOR_ECLOSED; /* its runtime's threads are the parent's */
     if (timeout_ms != 0 && actori_on_worker())
         return ACTOR_EDEADLK;
     /* 0 only looks (deadline "now"); Done is set with release in finish. */

@@ -73,6 +73,12 @@ static void dispatch_request(actor_addr *a, actori_env *e)
                  : ACTOR_ENOHANDLER;
     actor_responder *r = a->request;
     a->request = NULL;
+    if (r != NULL && rc == 0 && a->reply_refused)
+        actori_log(ACTOR_LOG_WARN,
+                   "actor of class %s: request %s canceled: its reply was refused (size does "
+                   "not fit the reply layout) and the handler returned 0",
+                   a->cls->name, e->type->name);
+    a->reply_refused = 0;
     if (r != NULL) /* not answered: the handler's code, or the dropped oneshot */
         actori_responder_complete(r, rc ? ACTOR_EHANDLER : ACTOR_ECANCELED, rc);
 }
@@ -83,8 +89,10 @@ static void dispatch_response(actor_addr *a, actori_env *e)
     const actori_handlers *h = actori_class_handlers(a->cls, r->type);
     if (h && h->response) {
         int ok = r->status == ACTOR_OK;
+        a->current_tag = r->forward_tag;
         h->response(ctx_of(a), a->state, r->type, r->status, ok ? r->data : NULL,
                     ok ? r->len : 0);
+        a->current_tag = 0;
     }
     actori_responder_release(r);
 }
@@ -265,6 +273,8 @@ const actor_msgtype *actor_ctx_msgtype(actor_ctx *ctx)
     return ctx ? cell_of(ctx)->current_type : NULL;
 }
 
+uint64_t actor_ctx_tag(actor_ctx *ctx) { return ctx ? cell_of(ctx)->current_tag : 0; }
+
 void actor_ctx_stop(actor_ctx *ctx)
 {
     if (ctx != NULL)
@@ -279,8 +289,10 @@ int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len)
     actor_responder *r = a->request;
     if (r == NULL)
         return ACTOR_EINVAL;
-    if (!actori_msgtype_reply_fits(r->type, len))
+    if (!actori_msgtype_reply_fits(r->type, len)) {
+        a->reply_refused = 1;
         return ACTOR_ETYPE;
+    }
     int rc = actori_responder_set_reply(r, reply, len);
     if (rc != ACTOR_OK)
         return rc;

@@ -33,11 +33,14 @@ struct actor_addr {
     /* The owning worker only (or whoever holds the consumer role). */
     actor_responder *request;   /* the request being handled, unanswered        */
     const actor_msgtype *current_type; /* of the message being handled, or NULL */
+    uint64_t current_tag;       /* the forward's tag during on_response, else 0 */
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;
     _Atomic uint64_t dropped;   /* events dropped at stop                       */
     uint8_t started, stopping, owns_state, shutdown_sent;
+    uint8_t reply_refused;      /* the current request's reply did not fit     */
+    uint32_t fork_gen;          /* the runtime's: see ACTORI_INHERITED          */
 };
 
 /* Appends m to a's mailbox; if that took it from empty, schedules a (or,
@@ -54,11 +57,27 @@ bool actori_cell_run(actor_addr *a);
 void actori_cell_ref(actor_addr *a);
 void actori_cell_unref(actor_addr *a);
 
-/* ACTOR_OK if a still takes messages, else ACTOR_ECLOSED. Any thread. */
+/* Counts the fork()s this process descends from (a pthread_atfork child
+ * handler adds one). A runtime, and each of its actors, records the value
+ * it was made under: a different one means it was inherited through fork,
+ * its threads are gone and its event bases and fds are the parent's, so it
+ * must not be touched. Read on the send path: one load of a line nobody
+ * writes. */
+extern _Atomic uint32_t actori_fork_gen;
+
+/* True when x (a runtime or an actor) was made before a fork() that this
+ * process is the child of. */
+#define ACTORI_INHERITED(x) \
+    ((x)->fork_gen != atomic_load_explicit(&actori_fork_gen, memory_order_relaxed))
+
+/* ACTOR_OK if a still takes messages, else ACTOR_ECLOSED (also when a was
+ * inherited through fork). Any thread. */
 static inline int actori_cell_open(const actor_addr *a)
 {
     uint32_t s = atomic_load_explicit(&((actor_addr *)a)->status, memory_order_acquire);
-    return (s & (ACTORI_S_STOPPING | ACTORI_S_DONE)) ? ACTOR_ECLOSED : ACTOR_OK;
+    if (s & (ACTORI_S_STOPPING | ACTORI_S_DONE))
+        return ACTOR_ECLOSED;
+    return ACTORI_INHERITED(a) ? ACTOR_ECLOSED : ACTOR_OK;
 }
 
 #endif

@@ -3,6 +3,7 @@
 #include "msgtype.h"
 
 #include "alloc.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -38,7 +39,17 @@ static size_t field_size(char c)
     }
 }
 
-int actori_layout_size(const char *layout, size_t *size)
+static int layout_error(const char *layout, const char *p, const char *msg, const char **why,
+                        size_t *where)
+{
+    if (why != NULL)
+        *why = msg;
+    if (where != NULL)
+        *where = (size_t)(p - layout);
+    return -1;
+}
+
+int actori_layout_size(const char *layout, size_t *size, const char **why, size_t *where)
 {
     size_t total = 0;
     const char *p = layout;
@@ -49,26 +60,43 @@ int actori_layout_size(const char *layout, size_t *size)
             while (*p >= '0' && *p <= '9') {
                 size_t digit = (size_t)(*p - '0');
                 if (count > (SIZE_MAX - digit) / 10)
-                    return -1;
+                    return layout_error(layout, p, "repeat count too large", why, where);
                 count = count * 10 + digit;
                 p++;
             }
         }
         size_t each = field_size(*p);
         if (each == 0)
-            return -1; /* no field character (or a repeat count at the end) */
-        if (count != 0 && each > SIZE_MAX / count)
-            return -1;
-        if (each * count > SIZE_MAX - total)
-            return -1;
+            return layout_error(layout, p,
+                                *p ? "not a field character (x ? b B h H i I q Q f d s)"
+                                   : "a repeat count with no field character after it",
+                                why, where);
+        if ((count != 0 && each > SIZE_MAX / count) || each * count > SIZE_MAX - total)
+            return layout_error(layout, p, "repeat count too large", why, where);
         total += each * count;
         p++;
     }
     /* Sizes past 1 GiB are refused: no payload is meant to be that big. */
     if (total > ((size_t)1 << 30))
-        return -1;
+        return layout_error(layout, p, "the payload would be larger than 1 GiB", why, where);
     *size = total;
     return 0;
+}
+
+/* Parses one layout of a definition (NULL is fine); logs what is wrong. */
+static bool layout_ok(const char *name, const char *which, const char *layout, size_t *size)
+{
+    const char *why = NULL;
+    size_t where = 0;
+    if (layout == NULL || actori_layout_size(layout, size, &why, &where) == 0)
+        return true;
+    if (layout[where] != '\0')
+        actori_log(ACTOR_LOG_WARN, "actor_msgtype_define(%s): bad %s \"%.80s\": '%c' at position %zu: %s",
+                   name, which, layout, layout[where], where, why);
+    else
+        actori_log(ACTOR_LOG_WARN, "actor_msgtype_define(%s): bad %s \"%.80s\": at its end: %s",
+                   name, which, layout, why);
+    return false;
 }
 
 static bool same_layout(const char *a, const char *b)
@@ -90,11 +118,17 @@ int actor_msgtype_define(const char *name, const char *layout, const char *reply
                          const actor_msgtype **out)
 {
     size_t size = 0, reply_size = 0;
-    if (out == NULL || !actori_name_valid(name))
+    if (out == NULL)
         return ACTOR_EINVAL;
-    if (layout != NULL && actori_layout_size(layout, &size) != 0)
+    if (!actori_name_valid(name)) {
+        actori_log(ACTOR_LOG_WARN,
+                   "actor_msgtype_define: bad type name \"%.80s\": 1 to 64 characters of "
+                   "[A-Za-z0-9_.:-]",
+                   name ? name : "(null)");
         return ACTOR_EINVAL;
-    if (reply_layout != NULL && actori_layout_size(reply_layout, &reply_size) != 0)
+    }
+    if (!layout_ok(name, "layout", layout, &size) ||
+        !layout_ok(name, "reply layout", reply_layout, &reply_size))
         return ACTOR_EINVAL;
 
     pthread_mutex_lock(&registry_lock);
@@ -106,6 +140,12 @@ int actor_msgtype_define(const char *name, const char *layout, const char *reply
         pthread_mutex_unlock(&registry_lock);
         if (rc == ACTOR_OK)
             *out = t;
+        else
+            actori_log(ACTOR_LOG_WARN,
+                       "actor_msgtype_define(%s): already defined with other layouts "
+                       "(\"%.80s\" / \"%.80s\")",
+                       name, t->layout ? t->layout : "(opaque)",
+                       t->reply_layout ? t->reply_layout : "(opaque)");
         return rc;
     }
     t = actori_calloc(1, sizeof *t);

@@ -22,8 +22,9 @@ struct actor_msgtype {
 bool actori_name_valid(const char *name);
 
 /* Parses a struct-module layout ("qq", "16s", ...). Returns 0 and *size, or
- * -1 for anything outside the subset (or a size that overflows). Any thread. */
-int actori_layout_size(const char *layout, size_t *size);
+ * -1 for anything outside the subset (or a size that overflows); then
+ * *why (if not NULL) says what is wrong, for the log. Any thread. */
+int actori_layout_size(const char *layout, size_t *size, const char **why, size_t *where);
 
 /* Whether len fits the payload layout (opaque: anything). */
 static inline bool actori_msgtype_fits(const struct actor_msgtype *t, size_t len)

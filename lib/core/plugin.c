@@ -5,7 +5,9 @@
 
 #include <actor/actor.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
+#include <string.h>
 
 typedef struct loaded_plugin {
     void *handle;
@@ -30,6 +32,14 @@ int actor_plugin_load(const char *path)
 {
     if (path == NULL || *path == '\0') {
         actori_log(ACTOR_LOG_ERROR, "actor_plugin_load: no path given");
+        return ACTOR_EINVAL;
+    }
+    /* Bounded before anything reads it whole: the dynamic loader copies the
+     * path on its stack (a 10 MB path crashed it). */
+    size_t path_len = strnlen(path, PATH_MAX);
+    if (path_len >= PATH_MAX) {
+        actori_log(ACTOR_LOG_ERROR, "cannot load plugin %.64s...: path longer than %d bytes",
+                   path, PATH_MAX - 1);
         return ACTOR_EINVAL;
     }
     pthread_mutex_lock(&plugin_lock);

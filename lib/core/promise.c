@@ -15,6 +15,7 @@ struct actori_promises {
     pthread_mutex_t lock;
     _Atomic uint32_t refs; /* the runtime's and one per promise */
     int closed;
+    uint32_t fork_gen;     /* see ACTORI_INHERITED */
     actor_promise *list;
 };
 
@@ -31,6 +32,7 @@ int actori_promises_new(actori_promises **out)
         return ACTOR_ENOMEM;
     pthread_mutex_init(&set->lock, NULL);
     atomic_init(&set->refs, 1);
+    set->fork_gen = atomic_load_explicit(&actori_fork_gen, memory_order_relaxed);
     *out = set;
     return ACTOR_OK;
 }
@@ -110,17 +112,19 @@ static void promise_destroy(actor_promise *p)
 }
 
 /* Takes the request side out of p for an answer. Returns ACTOR_OK and *r;
- * ACTOR_ECLOSED when the runtime cancelled it (p is then destroyed). With a
- * reply, also checks and copies it first (ETYPE, ENOMEM leave p as it was). */
+ * ACTOR_ECLOSED when the runtime cancelled it (p stays the caller's: only
+ * actor_promise_free destroys it then). With a reply, also checks and copies
+ * it first (ETYPE, ENOMEM leave p as it was). */
 static int take(actor_promise *p, const void *reply, size_t len, int with_reply,
                 actor_responder **r)
 {
     actori_promises *set = p->set;
+    if (ACTORI_INHERITED(set))
+        return ACTOR_ECLOSED; /* completing would wake the parent's workers */
     pthread_mutex_lock(&set->lock);
     actor_responder *req = p->r;
     if (req == NULL) {
         pthread_mutex_unlock(&set->lock);
-        promise_destroy(p);
         return ACTOR_ECLOSED;
     }
     if (with_reply) {
@@ -171,9 +175,9 @@ void actor_promise_free(actor_promise *p)
 {
     if (p == NULL)
         return;
-    actor_responder *r;
-    if (take(p, NULL, 0, 0, &r) != ACTOR_OK)
-        return; /* cancelled by the runtime already; take destroyed p */
+    actor_responder *r = NULL;
+    int rc = take(p, NULL, 0, 0, &r);
     promise_destroy(p);
-    actori_responder_complete(r, ACTOR_ECANCELED, 0);
+    if (rc == ACTOR_OK) /* else the runtime cancelled the request already */
+        actori_responder_complete(r, ACTOR_ECANCELED, 0);
 }

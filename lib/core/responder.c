@@ -40,6 +40,7 @@ actor_responder *actori_responder_new(const actor_msgtype *t)
     atomic_init(&r->efd, -1);
     r->forward_to = NULL;
     r->forward_env = NULL;
+    r->forward_tag = 0;
     return r;
 }
 
@@ -209,6 +210,11 @@ int actor_responder_then(actor_responder *r, void (*cb)(actor_responder *, void 
 
 int actor_responder_forward(actor_responder *r, actor_addr *to)
 {
+    return actor_responder_forward_tagged(r, to, 0);
+}
+
+int actor_responder_forward_tagged(actor_responder *r, actor_addr *to, uint64_t tag)
+{
     if (r == NULL || to == NULL)
         return ACTOR_EINVAL;
     uint32_t s = atomic_load_explicit(&r->state, memory_order_relaxed);
@@ -224,6 +230,7 @@ int actor_responder_forward(actor_responder *r, actor_addr *to)
         return ACTOR_ENOMEM;
     r->forward_to = addr_ref(to);
     r->forward_env = e;
+    r->forward_tag = tag;
     uint32_t old = atomic_fetch_or_explicit(&r->state, ACTORI_R_FORWARD, memory_order_acq_rel);
     if (old & ACTORI_R_COMPLETE)
         deliver_forward(r);

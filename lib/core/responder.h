@@ -34,6 +34,7 @@ struct actor_responder {
     _Atomic int efd;
     actor_addr *forward_to;   /* counted until delivery */
     actori_env *forward_env;  /* made by forward: delivery cannot fail */
+    uint64_t forward_tag;     /* given to on_response through actor_ctx_tag */
     alignas(16) unsigned char inline_buf[ACTORI_R_INLINE];
 };
 

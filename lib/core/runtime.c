@@ -23,8 +23,24 @@
 #define ACTORI_MAX_WORKERS 1024
 /* How long an idle worker watches for work before it sleeps. */
 #define ACTORI_SPIN_NS 50000
+/* How often actor_runtime_free says what it still waits for. */
+#ifndef ACTORI_FREE_WARN_MS
+#define ACTORI_FREE_WARN_MS 10000
+#endif
 
 _Thread_local actori_worker *actori_tls_worker __attribute__((tls_model("initial-exec")));
+_Atomic uint32_t actori_fork_gen;
+
+/* In a forked child only the forking thread exists: a worker's TLS pointer
+ * is not set there, and every runtime made before is left alone. */
+static void after_fork_in_child(void)
+{
+    atomic_fetch_add_explicit(&actori_fork_gen, 1, memory_order_relaxed);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
 
 /* libevent's locking is switched on once, before the first base; it can fail
  * (out of memory), so it is retried by the next runtime rather than once-only. */
@@ -264,6 +280,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
     }
     if (!evthread_setup())
         return ACTOR_ENOMEM;
+    pthread_once(&fork_once, watch_forks);
 
     actor_runtime *rt = actori_calloc(1, sizeof *rt);
     if (rt == NULL)
@@ -275,6 +292,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
     }
     actori_pool_runtime_up();
     rt->nworkers = threads;
+    rt->fork_gen = atomic_load_explicit(&actori_fork_gen, memory_order_relaxed);
     atomic_init(&rt->next_worker, 0);
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->stop_lock, NULL);
@@ -325,7 +343,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
         return ACTOR_EINVAL;
     /* A cheap early answer (no allocation to fail first); the check that
      * counts is made again under the lock below. */
-    if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+    if (atomic_load_explicit(&rt->closing, memory_order_acquire) || ACTORI_INHERITED(rt))
         return ACTOR_ECLOSED;
     actor_addr *a = actori_calloc(1, sizeof *a);
     if (a == NULL)
@@ -349,6 +367,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
     a->shutdown_msg.kind = ACTORI_SHUTDOWN;
     a->cls = cls;
     a->rt = rt;
+    a->fork_gen = rt->fork_gen;
     a->state = state;
     actori_worker *here = actori_tls_worker;
     if (here != NULL && here->rt == rt)
@@ -414,6 +433,8 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
 {
     if (rt == NULL)
         return ACTOR_EINVAL;
+    if (ACTORI_INHERITED(rt))
+        return ACTOR_ECLOSED;
     if (actori_on_worker())
         return ACTOR_EDEADLK;
     int64_t deadline = actori_deadline(timeout_ms);
@@ -446,15 +467,54 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
     return ACTOR_OK;
 }
 
+/* Logs the classes of the actors still alive, with their counts: what a
+ * shutdown that does not end is waiting for. */
+static void log_alive(actor_runtime *rt)
+{
+    enum { MAX_NAMES = 8 };
+    const actor_class *cls[MAX_NAMES];
+    size_t count[MAX_NAMES], names = 0, others = 0, total;
+    pthread_mutex_lock(&rt->lock);
+    total = rt->nlive;
+    for (actor_addr *a = rt->live; a != NULL; a = a->live_next) {
+        size_t i = 0;
+        while (i < names && cls[i] != a->cls)
+            i++;
+        if (i < names)
+            count[i]++;
+        else if (names < MAX_NAMES) {
+            cls[names] = a->cls;
+            count[names++] = 1;
+        } else
+            others++;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    char list[MAX_NAMES * 80 + 64];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < names && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s (%zu)", i ? ", " : "",
+                                 cls[i]->name, count[i]);
+    if (others > 0 && used < sizeof list)
+        snprintf(list + used, sizeof list - used, ", %zu of other classes", others);
+    actori_log(ACTOR_LOG_WARN,
+               "actor_runtime_free: still waiting for %zu actors to stop: %s (does an "
+               "on_interrupt never stop them?)",
+               total, list);
+}
+
 void actor_runtime_free(actor_runtime *rt)
 {
     if (rt == NULL)
         return;
+    if (ACTORI_INHERITED(rt))
+        return; /* the parent's: its threads, bases and fds are not ours */
     if (actori_on_worker()) {
         actori_log(ACTOR_LOG_ERROR,
                    "actor_runtime_free called on a worker thread: ignored (it would deadlock)");
         return;
     }
-    actor_runtime_shutdown(rt, -1);
+    while (actor_runtime_shutdown(rt, ACTORI_FREE_WARN_MS) == ACTOR_ETIMEDOUT)
+        log_alive(rt);
     runtime_destroy(rt);
 }

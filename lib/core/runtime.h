@@ -48,6 +48,7 @@ struct actor_runtime {
     _Atomic int closing;             /* shutdown began: no more spawns (set under lock) */
     int stopped;                     /* workers joined                      */
     struct actori_promises *promises;
+    uint32_t fork_gen;               /* actori_fork_gen when it was made    */
 };
 
 /* Puts a on its worker's ready queue: the local one on that worker's own

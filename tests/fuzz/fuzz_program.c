@@ -322,6 +322,12 @@ static void answer_promise(actor_promise *p, int how, bool runtime_gone)
         CHECK_IN(rc, ACTOR_ECLOSED, ACTOR_OK);
     else
         CHECK_IN(rc, ACTOR_OK, ACTOR_ECLOSED);
+    /* ECLOSED leaves the promise ours (cases 0-2; 3 and 4 freed it): a
+     * second answer is ECLOSED again, then free releases it. */
+    if (rc == ACTOR_ECLOSED && how % 5 < 3) {
+        CHECK(actor_promise_reject(p, 5) == ACTOR_ECLOSED);
+        actor_promise_free(p);
+    }
 }
 
 /* The four message types, and a size that fits or not. */

@@ -540,7 +540,7 @@ static int scenario(void)
     actor_runtime_free(rt);
 
     /* The held request was canceled by the runtime's end; the promise is
-     * answered ECLOSED (and consumed). */
+     * answered ECLOSED, stays ours, and is freed. */
     if (held >= 0) {
         int64_t hv = promise_value[held];
         int hb = promise_big[held];
@@ -552,6 +552,7 @@ static int scenario(void)
         REL_CHECK_CODE(hb ? actor_promise_resolve(promises[held], b, sizeof b)
                           : actor_promise_resolve(promises[held], &r, sizeof r),
                        ACTOR_ECLOSED);
+        actor_promise_free(promises[held]);
         promises[held] = NULL;
     }
 
@@ -751,8 +752,10 @@ static int cascade_scenario(void)
     actor_runtime_free(rt);
     pthread_mutex_lock(&c_mu);
     for (int i = 0; i < c_nproms; i++)
-        if (c_proms[i] != NULL)
+        if (c_proms[i] != NULL) {
             REL_CHECK_CODE(actor_promise_resolve(c_proms[i], &(int64_t){1}, 8), ACTOR_ECLOSED);
+            actor_promise_free(c_proms[i]);
+        }
     c_nproms = 0;
     pthread_mutex_unlock(&c_mu);
 
