@@ -134,6 +134,44 @@ ACTOR_API int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms);
 ACTOR_API void actor_runtime_free(actor_runtime *rt);
 
 /* ------------------------------------------------------------------------ */
+/* Time: the manual runtime (1.1)                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A runtime with no threads and a virtual clock that starts at 0 and moves
+ * only with actor_runtime_advance. Its messages are handled only inside
+ * actor_runtime_step, _run, _advance and the blocking calls (addr_join,
+ * actor_responder_wait with a nonzero timeout, actor_runtime_shutdown and
+ * _free), on the calling thread; other threads may send (that only queues).
+ * The next actor to run is chosen among the ready ones by a PRNG seeded with
+ * `seed`: the same program under the same seed handles the same messages in
+ * the same order, every run. On it, the blocking calls run the runtime until
+ * their condition holds; if it goes idle first they return ACTOR_ETIMEDOUT
+ * at once, whatever their timeout, without moving the clock (if another
+ * thread is running it at that moment, they wait as on a threaded runtime).
+ * actor_runtime_free stops the actors that ignore its interrupt (finalize
+ * runs; a warning names them): nothing else would ever run them.
+ * Returns ACTOR_OK and *out, ACTOR_EINVAL (out NULL), ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_runtime_new_manual(uint64_t seed, actor_runtime **out);
+/* Fires what is due now, then runs one callback (init, one message, or
+ * finalize) of a ready actor. Returns 1 if one ran, 0 if the runtime is
+ * idle; ACTOR_EINVAL (NULL, a threaded runtime, or inside a handler);
+ * ACTOR_EBUSY (another thread is running it right now). */
+ACTOR_API int actor_runtime_step(actor_runtime *rt);
+/* Steps until idle or max_messages ran (SIZE_MAX: no limit); *ran (may be
+ * NULL) gets the count. ACTOR_OK, or the codes of actor_runtime_step. */
+ACTOR_API int actor_runtime_run(actor_runtime *rt, size_t max_messages, size_t *ran);
+/* Moves the virtual clock `ms` forward through every timer and deadline
+ * due on the way, in time order, firing each at its own time and running
+ * until idle after each. ACTOR_OK, ACTOR_EINVAL (as step, or ms over 2^42),
+ * ACTOR_EBUSY (another thread is running it right now). */
+ACTOR_API int actor_runtime_advance(actor_runtime *rt, uint64_t ms);
+/* The runtime's clock in ms: virtual on a manual runtime, else monotonic
+ * time since the runtime started. 0 for NULL. Any thread. */
+ACTOR_API uint64_t actor_runtime_now_ms(const actor_runtime *rt);
+
+/* ------------------------------------------------------------------------ */
 /* Message types: named, with a checked layout; one mailbox carries them all */
 /* ------------------------------------------------------------------------ */
 
@@ -276,6 +314,23 @@ ACTOR_API ACTOR_NODISCARD int addr_interact(actor_addr *a, const actor_msgtype *
  * runs (default: stop). ACTOR_OK, ACTOR_EINVAL, ACTOR_ECLOSED, ACTOR_ENOMEM. */
 ACTOR_API int addr_interrupt(actor_addr *a);
 
+/*
+ * As addr_interact, with a deadline timeout_ms (>= 0, else ACTOR_EINVAL)
+ * from the call, on the runtime's clock (virtual on a manual runtime). If it
+ * passes before an answer, the responder completes at that moment with the
+ * final status ACTOR_EEXPIRED and no reply (wait, fd, then and forward all
+ * see it then); a request whose deadline passed before its handler would
+ * start is not handled at all (0 ms: never handled). A late actor_ctx_reply,
+ * actor_promise_resolve or _reject returns ACTOR_OK as usual (consuming the
+ * promise); the answer goes nowhere. Deadlines fire on a clock thread of the
+ * runtime (started at the first timer or deadline), so they are on time
+ * even while the actor's worker is busy; a then-callback of an expired
+ * responder runs on that thread.
+ */
+ACTOR_API ACTOR_NODISCARD int addr_interact_within(actor_addr *a, const actor_msgtype *t,
+                                                   const void *payload, size_t len,
+                                                   int timeout_ms, actor_responder **out);
+
 /* Waits until the actor is Done. timeout_ms < 0: no limit; 0: just look.
  * ACTOR_OK once Done (also after its runtime was freed: every actor is Done
  * then), ACTOR_ETIMEDOUT, ACTOR_EINVAL, or ACTOR_EDEADLK on a worker thread
@@ -311,6 +366,39 @@ ACTOR_API int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len);
  * answer), ACTOR_ENOMEM. */
 ACTOR_API int actor_ctx_defer(actor_ctx *ctx, actor_promise **out);
 
+/* In a request handler: the ms left before the current request's deadline
+ * (addr_interact_within), 0 once passed; -1 when it has none, and outside
+ * request handlers. */
+ACTOR_API int64_t actor_ctx_deadline_left(actor_ctx *ctx);
+
+/*
+ * Timers (1.1). A timer belongs to the actor that starts it and sends that
+ * actor its own event `t` (a copy of the payload) `after_ms` from now, then
+ * every `every_ms` (0: once). `key` names it among the actor's timers:
+ * starting a key that is active replaces that timer. After a cancel or a
+ * replace returns, no event of the old timer is handled, not even one
+ * already queued. A repeating timer has at most one tick queued at a time
+ * (a slow actor gets no burst of catch-up ticks); a tick never arrives
+ * before its time. Timers never keep an actor alive (releasing the last
+ * address still stops it) and all of them end when it stops. Ticks are not
+ * counted as received or dropped events. A million live timers is an
+ * ordinary load.
+ * actor_ctx_timer_start returns ACTOR_OK; ACTOR_EINVAL (NULL ctx or t,
+ * payload NULL with len > 0, an interval over 2^42 ms); ACTOR_ETYPE (len
+ * does not fit t); ACTOR_ENOHANDLER (no event handler for t); ACTOR_ECLOSED
+ * (the actor is stopping: after actor_ctx_stop, in finalize); ACTOR_ENOMEM.
+ * A one-shot timer is active until its event is handled. Only inside the
+ * actor's callbacks (init included).
+ */
+ACTOR_API int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
+                                    const void *payload, size_t len, uint64_t after_ms,
+                                    uint64_t every_ms);
+/* Cancels the timer `key`: ACTOR_OK, ACTOR_ENOENT (no such timer),
+ * ACTOR_EINVAL (NULL). */
+ACTOR_API int actor_ctx_timer_cancel(actor_ctx *ctx, uint64_t key);
+/* 1 if the timer `key` is active, else 0 (also for NULL). */
+ACTOR_API int actor_ctx_timer_active(actor_ctx *ctx, uint64_t key);
+
 /* Answers a deferred request. Consumes p on ACTOR_OK, and only then:
  * ACTOR_ETYPE (wrong size), ACTOR_ENOMEM, ACTOR_EINVAL leave it the caller's.
  * ACTOR_ECLOSED when the runtime was freed meanwhile (the request was
@@ -331,7 +419,7 @@ ACTOR_API void actor_promise_free(actor_promise *p);
 /* ------------------------------------------------------------------------ */
 
 /* Waits for completion. Returns the final status (ACTOR_OK, ACTOR_ECANCELED,
- * ACTOR_EHANDLER); ACTOR_ETIMEDOUT (timeout_ms >= 0 ran out; 0 just looks);
+ * ACTOR_EHANDLER, ACTOR_EEXPIRED); ACTOR_ETIMEDOUT (timeout_ms >= 0 ran out; 0 just looks);
  * ACTOR_EDEADLK on a worker thread with a nonzero timeout; ACTOR_EINVAL. */
 ACTOR_API int actor_responder_wait(actor_responder *r, int timeout_ms);
 /* The final status, or ACTOR_EAGAIN while pending (ACTOR_EINVAL for NULL). */

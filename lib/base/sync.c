@@ -45,6 +45,23 @@ int actori_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadlin
     return 0;
 }
 
+int actori_futex_wait_ns(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline_ns != UINT64_MAX) {
+        int64_t left = (int64_t)deadline_ns - actori_now_ns();
+        if (left <= 0)
+            return -1;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        tsp = &ts;
+    }
+    long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
+    if (rc == -1 && errno == ETIMEDOUT)
+        return -1;
+    return 0;
+}
+
 void actori_futex_wake_all(_Atomic uint32_t *word)
 {
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);

@@ -43,6 +43,10 @@ static inline void actori_cpu_relax(void)
 int actori_wait_for_bits(_Atomic uint32_t *word, uint32_t done, uint32_t waiter,
                          int64_t deadline_ms, bool spin);
 
+/* As actori_futex_wait, with an absolute deadline in ns on the monotonic
+ * clock (UINT64_MAX: none), for the runtime's clock thread. */
+int actori_futex_wait_ns(_Atomic uint32_t *word, uint32_t expected, uint64_t deadline_ns);
+
 /* Wakes every thread sleeping on word. Any thread. */
 void actori_futex_wake_all(_Atomic uint32_t *word);
 

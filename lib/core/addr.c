@@ -55,8 +55,9 @@ int addr_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t
     return ACTOR_OK;
 }
 
-int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
-                  actor_responder **out)
+/* A request, with a deadline timeout_ms from now when timeout_ms >= 0. */
+static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                    int timeout_ms, actor_responder **out)
 {
     if (out == NULL)
         return ACTOR_EINVAL;
@@ -71,10 +72,39 @@ int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, si
         actori_env_free(e);
         return ACTOR_ENOMEM;
     }
+    actor_runtime *rt = a->home;
+    if (rt->manual)
+        r->manual_rt = rt;
+    if (timeout_ms >= 0) {
+        actori_clock *clock = &rt->clock;
+        r->has_deadline = 1;
+        r->deadline.kind = ACTORI_TIMED_DEADLINE;
+        r->deadline.due_ns = actori_clock_now(clock) + (uint64_t)timeout_ms * 1000000ull;
+        atomic_store_explicit(&r->refs, 3, memory_order_relaxed); /* + the clock's */
+        if (actori_clock_arm(clock, &r->deadline) != ACTOR_OK) {
+            actori_env_free(e);
+            actori_free(r);
+            return ACTOR_ENOMEM;
+        }
+    }
     *actori_env_responder(e) = r;
     *out = r; /* before the push: a drain on this thread may complete it */
     actori_cell_push(a, &e->msg);
     return ACTOR_OK;
+}
+
+int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                  actor_responder **out)
+{
+    return interact(a, t, payload, len, -1, out);
+}
+
+int addr_interact_within(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                         int timeout_ms, actor_responder **out)
+{
+    if (timeout_ms < 0)
+        return ACTOR_EINVAL;
+    return interact(a, t, payload, len, timeout_ms, out);
 }
 
 int addr_interrupt(actor_addr *a)
@@ -107,6 +137,13 @@ int addr_join(actor_addr *a, int timeout_ms)
         return ACTOR_ECLOSED; /* its runtime's threads are the parent's */
     if (timeout_ms != 0 && actori_on_worker())
         return ACTOR_EDEADLK;
+    if (timeout_ms != 0 && !addr_is_done(a) && a->home->manual) {
+        /* Nobody else runs it: run it here until a is Done or it idles. */
+        int rc = actori_manual_drive_until(a->home, &a->status, ACTORI_S_DONE);
+        if (rc != ACTOR_EBUSY)
+            return rc;
+        /* another thread drives it: wait as on a threaded runtime */
+    }
     /* 0 only looks (deadline "now"); Done is set with release in finish. */
     int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
     if (actori_wait_for_bits(&a->status, ACTORI_S_DONE, ACTORI_S_WAITERS, deadline, false) != 0)

@@ -9,8 +9,8 @@
 #include "runtime.h"
 #include "sync.h"
 
-/* Messages an actor handles per run before its worker moves on (Pony's). */
-#define ACTORI_BATCH 100
+
+#include "timer.h"
 
 static actor_ctx *ctx_of(actor_addr *a) { return (actor_ctx *)a; }
 static actor_addr *cell_of(actor_ctx *ctx) { return (actor_addr *)ctx; }
@@ -51,23 +51,43 @@ static void run_interrupt(actor_addr *a)
         cell_stop(a);
 }
 
+void actori_cell_event_failed(actor_addr *a, const actor_msgtype *t, int err)
+{
+    if (a->cls->fallback != NULL)
+        a->cls->fallback(ctx_of(a), a->state, t, err);
+    else
+        default_fallback(a, t, err);
+}
+
 static void dispatch_event(actor_addr *a, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
     int rc = (h && h->event) ? h->event(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
                              : ACTOR_ENOHANDLER;
-    if (rc != 0) {
-        if (a->cls->fallback != NULL)
-            a->cls->fallback(ctx_of(a), a->state, e->type, rc);
-        else
-            default_fallback(a, e->type, rc);
+    if (rc != 0)
+        actori_cell_event_failed(a, e->type, rc);
+}
+
+/* A request with a deadline: true when it is not to be handled, because
+ * its deadline passed (or the clock expired it already) before it began. */
+static bool request_expired(actor_addr *a, actor_responder *r)
+{
+    if (actori_responder_settled(r) ||
+        actori_clock_now(&a->home->clock) >= r->deadline.due_ns) {
+        actori_responder_complete(r, ACTOR_EEXPIRED, 0);
+        return true;
     }
+    a->current_due = r->deadline.due_ns;
+    return false;
 }
 
 static void dispatch_request(actor_addr *a, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
-    a->request = *actori_env_responder(e);
+    actor_responder *req = *actori_env_responder(e);
+    if (req->has_deadline && request_expired(a, req))
+        return;
+    a->request = req;
     int rc = (h && h->request)
                  ? h->request(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
                  : ACTOR_ENOHANDLER;
@@ -79,6 +99,7 @@ static void dispatch_request(actor_addr *a, actori_env *e)
                    "not fit the reply layout) and the handler returned 0",
                    a->cls->name, e->type->name);
     a->reply_refused = 0;
+    a->current_due = 0;
     if (r != NULL) /* not answered: the handler's code, or the dropped oneshot */
         actori_responder_complete(r, rc ? ACTOR_EHANDLER : ACTOR_ECANCELED, rc);
 }
@@ -100,7 +121,7 @@ static void dispatch_response(actor_addr *a, actori_env *e)
 static void dispatch(actor_addr *a, actori_msg *m)
 {
     actori_env *e = (actori_env *)m;
-    a->current_type = m->kind <= ACTORI_RESPONSE ? e->type : NULL;
+    a->current_type = m->kind <= ACTORI_TICK ? e->type : NULL;
     switch (m->kind) {
     case ACTORI_EVENT:
         dispatch_event(a, e);
@@ -112,6 +133,10 @@ static void dispatch(actor_addr *a, actori_msg *m)
         break;
     case ACTORI_RESPONSE:
         dispatch_response(a, e);
+        actori_env_free(e);
+        break;
+    case ACTORI_TICK:
+        actori_timers_dispatch(a, e);
         actori_env_free(e);
         break;
     case ACTORI_INTERRUPT:
@@ -159,6 +184,7 @@ static void drain(actor_addr *a, drain_count *n)
             actori_responder_release(*actori_env_responder(e));
             actori_env_free(e);
             break;
+        case ACTORI_TICK:
         case ACTORI_INTERRUPT:
             actori_env_free(e);
             break;
@@ -200,6 +226,7 @@ static void finish(actor_addr *a)
 {
     actor_class *cls = a->cls;
     a->current_type = NULL; /* finalize handles no message */
+    actori_timers_stop(a);  /* before finalize: it may not start new ones */
     if (cls->finalize != NULL)
         cls->finalize(ctx_of(a), a->state);
     if (a->state != NULL && cls->state_free != NULL)
@@ -223,10 +250,13 @@ static void finish(actor_addr *a)
     actori_cell_unref(a); /* the runtime's reference */
 }
 
-bool actori_cell_run(actor_addr *a)
+bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
 {
+    unsigned n = 0;
     if (!a->started) {
         a->started = 1;
+        n = batch == 1; /* stepping by hand: init is a step of its own */
+        *ran += 1;
         if (a->cls->init != NULL) {
             int rc = a->cls->init(ctx_of(a), a->state);
             if (rc != 0) {
@@ -236,14 +266,16 @@ bool actori_cell_run(actor_addr *a)
             }
         }
     }
-    for (unsigned n = 0; !a->stopping; n++) {
-        if (n == ACTORI_BATCH)
+    for (; !a->stopping; n++) {
+        if (n == batch)
             return true;
         actori_node *node = actori_mpscq_pop(&a->mbox);
         if (node == NULL)
             return !actori_mpscq_markempty(&a->mbox);
+        *ran += 1;
         dispatch(a, (actori_msg *)node);
     }
+    *ran += 1;
     finish(a);
     return false;
 }
@@ -293,10 +325,22 @@ int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len)
         a->reply_refused = 1;
         return ACTOR_ETYPE;
     }
-    int rc = actori_responder_set_reply(r, reply, len);
+    unsigned char *buf;
+    int rc = actori_responder_reply_buf(len, &buf);
     if (rc != ACTOR_OK)
         return rc;
     a->request = NULL;
-    actori_responder_complete(r, ACTOR_OK, 0);
+    actori_responder_reply(r, buf, reply, len); /* late (expired): goes nowhere */
     return ACTOR_OK;
+}
+
+int64_t actor_ctx_deadline_left(actor_ctx *ctx)
+{
+    if (ctx == NULL)
+        return -1;
+    actor_addr *a = cell_of(ctx);
+    if (a->current_due == 0)
+        return -1;
+    uint64_t now = actori_clock_now(&a->home->clock);
+    return now >= a->current_due ? 0 : (int64_t)((a->current_due - now) / 1000000);
 }

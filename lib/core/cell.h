@@ -28,12 +28,15 @@ struct actor_addr {
     actori_node sched;          /* link in a worker's ready or inject queue     */
     actor_class *cls;
     actor_runtime *rt;          /* valid until Done: never touched after        */
+    actor_runtime *home;        /* the same, never cleared: for other threads   */
     struct actori_worker *worker;
     void *state;
     /* The owning worker only (or whoever holds the consumer role). */
     actor_responder *request;   /* the request being handled, unanswered        */
     const actor_msgtype *current_type; /* of the message being handled, or NULL */
     uint64_t current_tag;       /* the forward's tag during on_response, else 0 */
+    uint64_t current_due;       /* the current request's deadline (ns), 0: none */
+    struct actori_timers *timers; /* keyed timers, made at the first one        */
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;
@@ -43,15 +46,25 @@ struct actor_addr {
     uint32_t fork_gen;          /* the runtime's: see ACTORI_INHERITED          */
 };
 
+static inline actor_ctx *actor_ctx_of(actor_addr *a) { return (actor_ctx *)a; }
+
+/* What an event handler's nonzero return leads to: the class's fallback, or
+ * a log line. The actor's thread. */
+void actori_cell_event_failed(actor_addr *a, const actor_msgtype *t, int err);
+
 /* Appends m to a's mailbox; if that took it from empty, schedules a (or,
  * when a is Done, drops what is queued on this very thread). The caller holds
  * a reference to a. Any thread. */
 void actori_cell_push(actor_addr *a, actori_msg *m);
 
-/* Runs a for one batch: init on the first run, then up to a batch of
- * messages, then finalize once it stops. Returns true when a has more to do
- * and must go back to the ready queue. a's worker only. */
-bool actori_cell_run(actor_addr *a);
+/* Messages an actor handles per run before its worker moves on (Pony's). */
+#define ACTORI_BATCH 100
+
+/* Runs a for one batch: init on the first run, then up to `batch`
+ * messages, then finalize once it stops; *ran counts the callbacks that
+ * ran (init and finalize too). Returns true when a has more to do and must
+ * go back to the ready queue. a's worker only. */
+bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran);
 
 /* Takes / drops a memory reference; the last drop frees the cell. Any thread. */
 void actori_cell_ref(actor_addr *a);

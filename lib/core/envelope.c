@@ -23,7 +23,7 @@
 
 actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *payload, size_t len)
 {
-    size_t extra = (kind == ACTORI_REQUEST || kind == ACTORI_RESPONSE) ? sizeof(void *) : 0;
+    size_t extra = actori_env_prefix(kind);
     if (len > UINT32_MAX - 64)
         return NULL;
     size_t size = sizeof(actori_env) + extra + len;
@@ -38,7 +38,7 @@ actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *pay
     e->msg.len = (uint32_t)len;
     e->type = t;
     if (extra)
-        *actori_env_responder(e) = NULL;
+        memset(e->data, 0, extra);
     if (len > 0)
         memcpy(actori_env_payload(e), payload, len);
     return e;

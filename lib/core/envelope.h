@@ -13,6 +13,7 @@ enum actori_kind {
     ACTORI_EVENT,     /* a fire-and-forget event: payload for the event handler     */
     ACTORI_REQUEST,   /* a request: the responder it completes, then the payload    */
     ACTORI_RESPONSE,  /* a forwarded responder's outcome for on_response            */
+    ACTORI_TICK,      /* a timer's event: key and generation, then the payload      */
     ACTORI_INTERRUPT, /* addr_interrupt                                             */
     ACTORI_CLOSE,     /* embedded: the last counted address was released            */
     ACTORI_SHUTDOWN   /* embedded: the runtime shuts down (an interrupt)            */
@@ -40,6 +41,13 @@ static inline int actori_env_has_responder(const actori_env *e)
     return e->msg.kind == ACTORI_REQUEST || e->msg.kind == ACTORI_RESPONSE;
 }
 
+/* Bytes before the payload: a responder pointer (REQUEST, RESPONSE) or a
+ * timer's key and generation (TICK). */
+static inline size_t actori_env_prefix(uint8_t kind)
+{
+    return kind == ACTORI_TICK ? 16 : (kind == ACTORI_REQUEST || kind == ACTORI_RESPONSE) ? 8 : 0;
+}
+
 /* The responder slot of a REQUEST or RESPONSE envelope. */
 static inline actor_responder **actori_env_responder(actori_env *e)
 {
@@ -49,11 +57,11 @@ static inline actor_responder **actori_env_responder(actori_env *e)
 /* The payload (8-byte aligned). */
 static inline unsigned char *actori_env_payload(actori_env *e)
 {
-    return e->data + (actori_env_has_responder(e) ? sizeof(actor_responder *) : 0);
+    return e->data + actori_env_prefix(e->msg.kind);
 }
 
-/* A new envelope of `kind` with a copy of payload (len bytes) and, for
- * REQUEST and RESPONSE, the responder slot set to NULL. From the envelope
+/* A new envelope of `kind` with a copy of payload (len bytes) and its
+ * prefix zeroed (for REQUEST and RESPONSE, the responder slot is NULL). From the envelope
  * pool on a worker thread, else from malloc. NULL on ENOMEM (also for
  * payloads of 4 GiB and more). Any thread. */
 actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *payload, size_t len);

@@ -113,9 +113,9 @@ static void promise_destroy(actor_promise *p)
 
 /* Takes the request side out of p for an answer. Returns ACTOR_OK and *r;
  * ACTOR_ECLOSED when the runtime cancelled it (p stays the caller's: only
- * actor_promise_free destroys it then). With a reply, also checks and copies
- * it first (ETYPE, ENOMEM leave p as it was). */
-static int take(actor_promise *p, const void *reply, size_t len, int with_reply,
+ * actor_promise_free destroys it then). With a reply, also checks its size
+ * and makes its buffer first (ETYPE, ENOMEM leave p as it was). */
+static int take(actor_promise *p, size_t len, int with_reply, unsigned char **buf,
                 actor_responder **r)
 {
     actori_promises *set = p->set;
@@ -128,11 +128,8 @@ static int take(actor_promise *p, const void *reply, size_t len, int with_reply,
         return ACTOR_ECLOSED;
     }
     if (with_reply) {
-        if (!actori_msgtype_reply_fits(req->type, len)) {
-            pthread_mutex_unlock(&set->lock);
-            return ACTOR_ETYPE;
-        }
-        int rc = actori_responder_set_reply(req, reply, len);
+        int rc = actori_msgtype_reply_fits(req->type, len) ? actori_responder_reply_buf(len, buf)
+                                                          : ACTOR_ETYPE;
         if (rc != ACTOR_OK) {
             pthread_mutex_unlock(&set->lock);
             return rc;
@@ -150,11 +147,12 @@ int actor_promise_resolve(actor_promise *p, const void *reply, size_t len)
     if (p == NULL || (reply == NULL && len > 0))
         return ACTOR_EINVAL;
     actor_responder *r;
-    int rc = take(p, reply, len, 1, &r);
+    unsigned char *buf;
+    int rc = take(p, len, 1, &buf, &r);
     if (rc != ACTOR_OK)
         return rc;
     promise_destroy(p);
-    actori_responder_complete(r, ACTOR_OK, 0);
+    actori_responder_reply(r, buf, reply, len); /* late (expired): goes nowhere */
     return ACTOR_OK;
 }
 
@@ -163,7 +161,7 @@ int actor_promise_reject(actor_promise *p, int err)
     if (p == NULL || err == 0)
         return ACTOR_EINVAL;
     actor_responder *r;
-    int rc = take(p, NULL, 0, 0, &r);
+    int rc = take(p, 0, 0, NULL, &r);
     if (rc != ACTOR_OK)
         return rc;
     promise_destroy(p);
@@ -176,7 +174,7 @@ void actor_promise_free(actor_promise *p)
     if (p == NULL)
         return;
     actor_responder *r = NULL;
-    int rc = take(p, NULL, 0, 0, &r);
+    int rc = take(p, 0, 0, NULL, &r);
     promise_destroy(p);
     if (rc == ACTOR_OK) /* else the runtime cancelled the request already */
         actori_responder_complete(r, ACTOR_ECANCELED, 0);

@@ -41,22 +41,44 @@ actor_responder *actori_responder_new(const actor_msgtype *t)
     r->forward_to = NULL;
     r->forward_env = NULL;
     r->forward_tag = 0;
+    r->has_deadline = 0;
+    r->manual_rt = NULL;
     return r;
 }
 
-int actori_responder_set_reply(actor_responder *r, const void *reply, size_t len)
+int actori_responder_reply_buf(size_t len, unsigned char **buf)
 {
-    unsigned char *data = r->inline_buf;
-    if (len > sizeof r->inline_buf) {
-        data = actori_malloc(len);
-        if (data == NULL)
-            return ACTOR_ENOMEM;
+    *buf = NULL;
+    if (len > ACTORI_R_INLINE && (*buf = actori_malloc(len)) == NULL)
+        return ACTOR_ENOMEM;
+    return ACTOR_OK;
+}
+
+/* With a deadline, the request side and the clock race to complete: one
+ * fetch_or decides. Without one, the request side is the only completer. */
+static bool claim(actor_responder *r)
+{
+    return !r->has_deadline ||
+           !(atomic_fetch_or_explicit(&r->state, ACTORI_R_CLAIMED, memory_order_acq_rel) &
+             ACTORI_R_CLAIMED);
+}
+
+static void finish_completion(actor_responder *r, int status, int handler_error);
+
+void actori_responder_reply(actor_responder *r, unsigned char *buf, const void *reply, size_t len)
+{
+    if (!claim(r)) {
+        actori_free(buf);
+        actori_responder_release(r);
+        return;
     }
+    unsigned char *data = buf != NULL ? buf : r->inline_buf;
     if (len > 0)
         memcpy(data, reply, len);
     r->data = data;
     r->len = len;
-    return ACTOR_OK;
+    finish_completion(r, ACTOR_OK, 0);
+    actori_responder_release(r);
 }
 
 void actori_responder_release(actor_responder *r)
@@ -100,6 +122,34 @@ static void deliver_forward(actor_responder *r)
 
 void actori_responder_complete(actor_responder *r, int status, int handler_error)
 {
+    if (claim(r))
+        finish_completion(r, status, handler_error);
+    actori_responder_release(r);
+}
+
+/* ---- deadlines: the clock's side ---- */
+
+static actor_responder *of_deadline(actori_timed *item)
+{
+    return (actor_responder *)((char *)item - offsetof(actor_responder, deadline));
+}
+
+bool actori_deadline_dead(actori_timed *item) { return actori_responder_settled(of_deadline(item)); }
+
+void actori_deadline_drop(actori_timed *item) { actori_responder_release(of_deadline(item)); }
+
+void actori_deadline_fire(actori_timed *item)
+{
+    actor_responder *r = of_deadline(item);
+    if (claim(r))
+        finish_completion(r, ACTOR_EEXPIRED, 0);
+    actori_responder_release(r); /* the clock's reference */
+}
+
+/* Publishes the outcome and runs what waits for it, once. The caller holds
+ * a reference, which it drops afterwards. */
+static void finish_completion(actor_responder *r, int status, int handler_error)
+{
     r->status = status;
     r->handler_error = handler_error;
     if (status != ACTOR_OK) {
@@ -120,7 +170,6 @@ void actori_responder_complete(actor_responder *r, int status, int handler_error
     }
     if (old & ACTORI_R_WAITER)
         actori_futex_wake_all(&r->state);
-    actori_responder_release(r);
 }
 
 int actor_responder_status(const actor_responder *r)
@@ -137,6 +186,13 @@ int actor_responder_wait(actor_responder *r, int timeout_ms)
         return ACTOR_EINVAL;
     if (timeout_ms != 0 && actori_on_worker())
         return ACTOR_EDEADLK;
+    if (timeout_ms != 0 && r->manual_rt != NULL && actor_responder_status(r) == ACTOR_EAGAIN) {
+        /* Nobody else runs a manual runtime: run it here until r completes
+         * or it idles (ETIMEDOUT at once, the clock not moved). */
+        int rc = actori_manual_drive_until(r->manual_rt, &r->state, ACTORI_R_COMPLETE);
+        if (rc != ACTOR_EBUSY)
+            return rc == ACTOR_OK ? r->status : rc;
+    }
     int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
     if (actori_wait_for_bits(&r->state, ACTORI_R_COMPLETE, ACTORI_R_WAITER, deadline, true) != 0)
         return ACTOR_ETIMEDOUT;

@@ -4,6 +4,7 @@
 #ifndef ACTORI_RESPONDER_H
 #define ACTORI_RESPONDER_H
 
+#include "clock.h"
 #include "envelope.h"
 
 #include <actor/actor.h>
@@ -18,6 +19,9 @@
 #define ACTORI_R_WAITER 16u   /* someone sleeps on the state word            */
 #define ACTORI_R_FREED 32u    /* the handle was freed: no callback any more  */
 #define ACTORI_R_CB_DONE 64u  /* the then-callback has returned              */
+#define ACTORI_R_CLAIMED 128u /* a completer won the right to complete (only
+                                 with a deadline: the request side and the
+                                 clock race for it)                          */
 
 #define ACTORI_R_INLINE 16
 
@@ -35,6 +39,9 @@ struct actor_responder {
     actor_addr *forward_to;   /* counted until delivery */
     actori_env *forward_env;  /* made by forward: delivery cannot fail */
     uint64_t forward_tag;     /* given to on_response through actor_ctx_tag */
+    actori_timed deadline;    /* armed on the target's clock (interact_within) */
+    uint8_t has_deadline;     /* set before the request is sent; read-only then */
+    struct actor_runtime *manual_rt; /* the target's, if manual: waits drive it */
     alignas(16) unsigned char inline_buf[ACTORI_R_INLINE];
 };
 
@@ -42,13 +49,27 @@ struct actor_responder {
  * ENOMEM. Any thread. */
 actor_responder *actori_responder_new(const actor_msgtype *t);
 
-/* Copies the reply into r before completion (the request side only).
- * Returns ACTOR_OK or ACTOR_ENOMEM. */
-int actori_responder_set_reply(actor_responder *r, const void *reply, size_t len);
+/* Where a reply of len bytes will go: NULL (r's inline buffer) or a new
+ * block. ACTOR_OK or ACTOR_ENOMEM (then nothing changed). Any thread. */
+int actori_responder_reply_buf(size_t len, unsigned char **buf);
+
+/* Completes r with ACTOR_OK and a copy of reply in buf (from
+ * actori_responder_reply_buf), unless its deadline completed it first (then
+ * the reply goes nowhere); drops the request side's reference either way.
+ * The request side only. */
+void actori_responder_reply(actor_responder *r, unsigned char *buf, const void *reply, size_t len);
 
 /* Completes r once with status (and handler_error), wakes every kind of
- * waiter, then drops the request side's reference. The request side only. */
+ * waiter, then drops the request side's reference. If the deadline took r
+ * first, only drops the reference. The request side only. */
 void actori_responder_complete(actor_responder *r, int status, int handler_error);
+
+/* True once r is complete, or its completion is under way. Any thread. */
+static inline bool actori_responder_settled(actor_responder *r)
+{
+    return (atomic_load_explicit(&r->state, memory_order_acquire) &
+            (ACTORI_R_COMPLETE | ACTORI_R_CLAIMED)) != 0;
+}
 
 /* Drops one reference; the last frees r (and closes its fd). Any thread. */
 void actori_responder_release(actor_responder *r);

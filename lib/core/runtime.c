@@ -58,39 +58,13 @@ static int evthread_setup(void)
 }
 
 
-static actor_addr *cell_of_sched(actori_node *n)
-{
-    return (actor_addr *)((char *)n - offsetof(actor_addr, sched));
-}
-
-static void ready_push(actori_worker *w, actor_addr *a)
-{
-    w->ready_count++;
-    atomic_store_explicit(&a->sched.next, NULL, memory_order_relaxed);
-    if (w->ready_tail != NULL)
-        atomic_store_explicit(&w->ready_tail->next, &a->sched, memory_order_relaxed);
-    else
-        w->ready_head = &a->sched;
-    w->ready_tail = &a->sched;
-}
-
-static actor_addr *ready_pop(actori_worker *w)
-{
-    actori_node *n = w->ready_head;
-    if (n == NULL)
-        return NULL;
-    w->ready_count--;
-    w->ready_head = atomic_load_explicit(&n->next, memory_order_relaxed);
-    if (w->ready_head == NULL)
-        w->ready_tail = NULL;
-    return cell_of_sched(n);
-}
+static actor_addr *ready_pop(actori_worker *w) { return actori_ready_take(w, 0); }
 
 void actori_schedule(actor_addr *a)
 {
     actori_worker *w = a->worker;
     if (actori_tls_worker == w) {
-        ready_push(w, a);
+        actori_ready_push(w, a);
         if (!w->in_turn) /* same thread, so no system call */
             event_active(w->wake, EV_READ, 0);
         return;
@@ -183,7 +157,7 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         actori_node *n;
         while ((n = actori_mpscq_pop(&w->inject)) != NULL)
-            ready_push(w, cell_of_sched(n));
+            actori_ready_push(w, actori_cell_of_sched(n));
         /* Load first: a store per loop would pull the line away from the
          * other workers that read this flag in share_work. */
         if (w->ready_count > 0 && atomic_load_explicit(&w->idle, memory_order_relaxed))
@@ -191,10 +165,11 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
         share_work(w);
         unsigned runs = 0;
         actor_addr *a;
+        unsigned ran = 0;
         while (runs < ACTORI_RUNS_PER_TURN && (a = ready_pop(w)) != NULL) {
             runs++;
-            if (actori_cell_run(a))
-                ready_push(w, a);
+            if (actori_cell_run(a, ACTORI_BATCH, &ran))
+                actori_ready_push(w, a);
         }
         if (w->ready_head != NULL || !actori_mpscq_is_empty(&w->inject)) {
             if (runs < ACTORI_RUNS_PER_TURN)
@@ -245,7 +220,7 @@ static void stop_workers(actor_runtime *rt)
     }
 }
 
-static void runtime_destroy(actor_runtime *rt)
+void actori_runtime_destroy(actor_runtime *rt)
 {
     for (unsigned i = 0; i < rt->nworkers; i++) {
         actori_worker *w = &rt->workers[i];
@@ -262,6 +237,7 @@ static void runtime_destroy(actor_runtime *rt)
     }
     if (rt->promises != NULL)
         actori_promises_close(rt->promises);
+    actori_clock_destroy(&rt->clock); /* after the promises: none is pending now */
     pthread_cond_destroy(&rt->idle);
     pthread_mutex_destroy(&rt->stop_lock);
     pthread_mutex_destroy(&rt->lock);
@@ -278,6 +254,13 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > ACTORI_MAX_WORKERS ? ACTORI_MAX_WORKERS : (unsigned)n;
     }
+    return actori_runtime_make(threads, false, out);
+}
+
+/* A runtime of `threads` workers; a manual one has one worker and neither
+ * threads nor event bases: its callers run it. */
+int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out)
+{
     if (!evthread_setup())
         return ACTOR_ENOMEM;
     pthread_once(&fork_once, watch_forks);
@@ -293,6 +276,10 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
     actori_pool_runtime_up();
     rt->nworkers = threads;
     rt->fork_gen = atomic_load_explicit(&actori_fork_gen, memory_order_relaxed);
+    rt->manual = manual;
+    rt->start_ns = (uint64_t)actori_now_ns();
+    atomic_init(&rt->driving, 0);
+    actori_clock_init(&rt->clock, rt, manual);
     atomic_init(&rt->next_worker, 0);
     pthread_mutex_init(&rt->lock, NULL);
     pthread_mutex_init(&rt->stop_lock, NULL);
@@ -306,11 +293,15 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
     for (unsigned i = 0; i < threads && rc == ACTOR_OK; i++) {
         actori_worker *w = &rt->workers[i];
         actori_mpscq_init(&w->inject, false);
-        atomic_init(&w->sleeping, 1);
+        /* A manual runtime's worker never sleeps in an event loop: senders
+         * must never try to wake it. */
+        atomic_init(&w->sleeping, manual ? 0 : 1);
         atomic_init(&w->stop, 0);
         atomic_init(&w->idle, 1);
         atomic_init(&w->schedulers, 0);
         w->rt = rt;
+        if (manual)
+            continue;
         actori_event_alloc_failed(1);
         w->base = event_base_new();
         if (w->base != NULL)
@@ -319,7 +310,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         if (w->wake == NULL || actori_event_alloc_failed(1))
             rc = ACTOR_ENOMEM;
     }
-    for (unsigned i = 0; i < threads && rc == ACTOR_OK; i++) {
+    for (unsigned i = 0; i < threads && rc == ACTOR_OK && !manual; i++) {
         actori_worker *w = &rt->workers[i];
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             actori_log(ACTOR_LOG_ERROR, "cannot start worker thread %u of %u", i, threads);
@@ -330,7 +321,7 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
     }
     if (rc != ACTOR_OK) {
         stop_workers(rt);
-        runtime_destroy(rt);
+        actori_runtime_destroy(rt);
         return rc;
     }
     *out = rt;
@@ -367,6 +358,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
     a->shutdown_msg.kind = ACTORI_SHUTDOWN;
     a->cls = cls;
     a->rt = rt;
+    a->home = rt;
     a->fork_gen = rt->fork_gen;
     a->state = state;
     actori_worker *here = actori_tls_worker;
@@ -413,6 +405,15 @@ void actori_runtime_unlink(actor_runtime *rt, actor_addr *a)
     pthread_mutex_unlock(&rt->lock);
 }
 
+static bool no_actor_alive(void *arg)
+{
+    actor_runtime *rt = arg;
+    pthread_mutex_lock(&rt->lock);
+    bool none = rt->nlive == 0;
+    pthread_mutex_unlock(&rt->lock);
+    return none;
+}
+
 static int wait_idle_locked(actor_runtime *rt, int64_t deadline)
 {
     while (rt->nlive > 0) {
@@ -451,8 +452,20 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
             }
         }
     }
-    int rc = wait_idle_locked(rt, deadline);
-    pthread_mutex_unlock(&rt->lock);
+    int rc;
+    if (rt->manual) {
+        pthread_mutex_unlock(&rt->lock);
+        /* Run the interrupts here; another thread running it: wait for it. */
+        rc = actori_manual_drive(rt, no_actor_alive, rt);
+        if (rc == ACTOR_EBUSY) {
+            pthread_mutex_lock(&rt->lock);
+            rc = wait_idle_locked(rt, deadline);
+            pthread_mutex_unlock(&rt->lock);
+        }
+    } else {
+        rc = wait_idle_locked(rt, deadline);
+        pthread_mutex_unlock(&rt->lock);
+    }
     if (rc != ACTOR_OK)
         return rc;
 
@@ -469,7 +482,7 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
 
 /* Logs the classes of the actors still alive, with their counts: what a
  * shutdown that does not end is waiting for. */
-static void log_alive(actor_runtime *rt)
+void actori_runtime_log_alive(actor_runtime *rt)
 {
     enum { MAX_NAMES = 8 };
     const actor_class *cls[MAX_NAMES];
@@ -514,7 +527,11 @@ void actor_runtime_free(actor_runtime *rt)
                    "actor_runtime_free called on a worker thread: ignored (it would deadlock)");
         return;
     }
+    if (rt->manual) {
+        actori_manual_free(rt);
+        return;
+    }
     while (actor_runtime_shutdown(rt, ACTORI_FREE_WARN_MS) == ACTOR_ETIMEDOUT)
-        log_alive(rt);
-    runtime_destroy(rt);
+        actori_runtime_log_alive(rt);
+    actori_runtime_destroy(rt);
 }

@@ -5,6 +5,7 @@
 #define ACTORI_RUNTIME_H
 
 #include "cell.h"
+#include "clock.h"
 #include "mpscq.h"
 #include "pool.h"
 
@@ -49,7 +50,67 @@ struct actor_runtime {
     int stopped;                     /* workers joined                      */
     struct actori_promises *promises;
     uint32_t fork_gen;               /* actori_fork_gen when it was made    */
+    actori_clock clock;              /* timers and deadlines                */
+    bool manual;                     /* no threads: driven by step/run/advance */
+    _Atomic int driving;             /* manual: a thread is running it now  */
+    uint64_t prng;                   /* manual: picks the next actor        */
+    uint64_t start_ns;               /* threaded: when it started           */
 };
+
+/* Runs the manual runtime rt on this thread until done(arg) holds
+ * (ACTOR_OK) or nothing is left to run (ACTOR_ETIMEDOUT, the clock not
+ * moved); ACTOR_EBUSY when another thread is running it. Never inside a
+ * handler (the caller checks). */
+int actori_manual_drive(actor_runtime *rt, bool (*done)(void *), void *arg);
+
+/* actori_manual_drive until a bit of `bits` is set in *word. */
+int actori_manual_drive_until(actor_runtime *rt, _Atomic uint32_t *word, uint32_t bits);
+
+/* The worker's ready queue (FIFO), its thread only. */
+static inline actor_addr *actori_cell_of_sched(actori_node *n)
+{
+    return (actor_addr *)((char *)n - offsetof(actor_addr, sched));
+}
+
+static inline void actori_ready_push(actori_worker *w, actor_addr *a)
+{
+    w->ready_count++;
+    atomic_store_explicit(&a->sched.next, NULL, memory_order_relaxed);
+    if (w->ready_tail != NULL)
+        atomic_store_explicit(&w->ready_tail->next, &a->sched, memory_order_relaxed);
+    else
+        w->ready_head = &a->sched;
+    w->ready_tail = &a->sched;
+}
+
+/* Takes the ready actor at position i (0: the oldest). */
+static inline actor_addr *actori_ready_take(actori_worker *w, unsigned i)
+{
+    actori_node *prev = NULL, *n = w->ready_head;
+    while (n != NULL && i-- > 0) {
+        prev = n;
+        n = atomic_load_explicit(&n->next, memory_order_relaxed);
+    }
+    if (n == NULL)
+        return NULL;
+    actori_node *next = atomic_load_explicit(&n->next, memory_order_relaxed);
+    if (prev != NULL)
+        atomic_store_explicit(&prev->next, next, memory_order_relaxed);
+    else
+        w->ready_head = next;
+    if (w->ready_tail == n)
+        w->ready_tail = prev;
+    w->ready_count--;
+    return actori_cell_of_sched(n);
+}
+
+/* Runtime parts shared by runtime.c and manual.c. */
+int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out);
+void actori_runtime_destroy(actor_runtime *rt);
+void actori_runtime_log_alive(actor_runtime *rt);
+
+/* actor_runtime_free of a manual runtime (manual.c). */
+void actori_manual_free(actor_runtime *rt);
 
 /* Puts a on its worker's ready queue: the local one on that worker's own
  * thread (no system call), else the inject queue, waking the worker only if

@@ -1,0 +1,101 @@
+/* Internal: the runtime's clock — what is due at a time (actor timers and
+ * request deadlines) and the one thread that fires it.
+ *
+ * Any thread arms an item by pushing it on a lock-free queue; only the
+ * clock's owner (its thread, or the caller driving a manual runtime) keeps
+ * the heap. So starting a timer or a deadline is one atomic exchange, and a
+ * deadline fires on time even when every worker is inside a long handler.
+ * An item is never removed from the heap early: a cancelled timer or a
+ * deadline whose request was answered is dropped when the owner meets it
+ * (at arming, at its time, or in a sweep), which is why the owner wakes
+ * every ACTORI_CLOCK_POLL_NS while it holds anything. */
+#ifndef ACTORI_CLOCK_H
+#define ACTORI_CLOCK_H
+
+#include "mpscq.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct actor_runtime;
+
+enum { ACTORI_TIMED_TIMER = 1, ACTORI_TIMED_DEADLINE = 2 };
+
+/* The part of an armed item the clock sees (embedded in a timer record or
+ * a responder). The item holds a reference for the clock while armed. */
+typedef struct actori_timed {
+    actori_node node; /* in the arms queue */
+    uint64_t due_ns;  /* on the runtime's clock (actori_clock_now) */
+    uint8_t kind;     /* ACTORI_TIMED_* */
+} actori_timed;
+
+typedef struct actori_heap_entry {
+    uint64_t due_ns;
+    actori_timed *item;
+} actori_heap_entry;
+
+typedef struct actori_clock {
+    /* Any thread. */
+    actori_mpscq arms;
+    _Atomic uint64_t wake_at; /* when the owner will look next (UINT64_MAX: never) */
+    _Atomic uint32_t seq;     /* futex word: bumped to wake the owner early */
+    _Atomic int stop;
+    /* The owner only. */
+    actori_heap_entry *heap;
+    size_t n, cap;
+    size_t sweep_at;          /* sweep once the heap grows to this size */
+    bool manual;              /* virtual time; no thread */
+    _Atomic uint64_t virtual_ns; /* a manual runtime's now (moved by its driver) */
+    /* Starting the thread (lazily, at the first arm of a threaded runtime). */
+    pthread_mutex_t start_lock;
+    _Atomic int started;
+    pthread_t thread;
+    struct actor_runtime *rt;
+} actori_clock;
+
+/* How long the owner sleeps at most while it holds items: what an answered
+ * deadline or a cancelled timer may linger before it is freed. */
+#define ACTORI_CLOCK_POLL_NS 10000000ull
+
+/* The longest interval a timer or deadline may be set for (about 139 years):
+ * keeps every due time far from overflow. */
+#define ACTORI_CLOCK_MAX_MS (1ull << 42)
+
+void actori_clock_init(actori_clock *c, struct actor_runtime *rt, bool manual);
+
+/* Stops the thread (if started) and drops every armed item. The runtime's
+ * actors are all Done. */
+void actori_clock_destroy(actori_clock *c);
+
+/* Now on this clock, in ns: monotonic, or the manual runtime's virtual time. */
+uint64_t actori_clock_now(const actori_clock *c);
+
+/* Arms item (due_ns and kind set, a reference held for the clock). Starts
+ * the thread at the first use on a threaded runtime. ACTOR_OK or
+ * ACTOR_ENOMEM (the thread could not start; the item is not armed). Any
+ * thread. */
+int actori_clock_arm(actori_clock *c, actori_timed *item);
+
+/* The manual runtime's owner: takes what was armed, then fires every item
+ * due at or before `now` in time order. Returns how many it fired. */
+size_t actori_clock_fire_due(actori_clock *c, uint64_t now);
+
+/* The manual runtime's owner: the earliest due time held (after taking what
+ * was armed), or UINT64_MAX. */
+uint64_t actori_clock_next_due(actori_clock *c);
+
+/* Implemented by the users of the clock: what firing an item does, and
+ * whether an armed item is already dead (dropped without firing). Each
+ * consumes the clock's reference when it says the item is finished. */
+/* Returns true when the item is to be armed again (a repeating timer: its
+ * due_ns was moved). */
+bool actori_timer_fire(actori_timed *item, uint64_t now);
+bool actori_timer_dead(actori_timed *item);
+void actori_timer_drop(actori_timed *item);
+void actori_deadline_fire(actori_timed *item);
+bool actori_deadline_dead(actori_timed *item);
+void actori_deadline_drop(actori_timed *item);
+
+#endif
