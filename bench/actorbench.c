@@ -1,4 +1,4 @@
-/* actorbench: the peers' workloads (see ../shared/anchors) on libactor.
+/* actorbench: the peers' workloads on libactor (the peers' own programs: bench/peers/).
  *   actorbench w1 N        actor-to-actor request-response, N round trips
  *   actorbench w2 N        fan-in: 2 producer actors x N events -> 1 counter
  *   actorbench w3 N        spawn N idle actors, then stop all and join all
