@@ -133,6 +133,43 @@ ACTOR_API int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms);
  */
 ACTOR_API void actor_runtime_free(actor_runtime *rt);
 
+/* A runtime's counters (1.1), with the `size` convention of actor_stats
+ * (at least up to `threads`). */
+typedef struct actor_runtime_stats {
+    size_t size;                          /* sizeof(actor_runtime_stats)         */
+    unsigned long long actors_live;       /* spawned and not yet Done            */
+    unsigned long long actors_spawned;    /* since the runtime started           */
+    unsigned long long messages_handled;  /* events and requests handled         */
+    unsigned long long wakeups;           /* a sleeping worker woken             */
+    unsigned long long migrations;        /* actors moved between workers        */
+    unsigned threads;                     /* worker threads (0: manual)          */
+} actor_runtime_stats;
+/* ACTOR_OK and *out, ACTOR_EINVAL (NULL, size too small). Any thread. */
+ACTOR_API int actor_runtime_stats_get(actor_runtime *rt, actor_runtime_stats *out);
+
+/*
+ * Observability hooks (1.1), with the `size` convention (at least up to
+ * `handled`). dead_letter gets every event that will not be handled, with
+ * the reason: ACTOR_ECLOSED (sent to a stopping or Done actor, or queued to
+ * it when it stopped) or ACTOR_EFULL (dropped by a DROP mailbox); `to` and
+ * the payload are borrowed for the call; any thread, possibly concurrently.
+ * handled runs after each event or request an actor handled, on its worker,
+ * with the time the handler took in ns. A hook may send messages (also to a
+ * full actor: it gets ACTOR_EFULL like anyone). Without hooks nothing is
+ * timed: no clock is read on the message path.
+ * actor_runtime_set_hooks copies *h; before the first spawn on rt, else
+ * ACTOR_EBUSY; ACTOR_EINVAL for NULL or a size too small. No hook runs
+ * after actor_runtime_free returned.
+ */
+typedef struct actor_hooks {
+    size_t size; /* sizeof(actor_hooks) */
+    void *ud;
+    void (*dead_letter)(void *ud, actor_addr *to, const actor_msgtype *t, const void *payload,
+                        size_t len, int why);
+    void (*handled)(void *ud, actor_addr *a, const actor_msgtype *t, unsigned long long ns);
+} actor_hooks;
+ACTOR_API int actor_runtime_set_hooks(actor_runtime *rt, const actor_hooks *h);
+
 /* ------------------------------------------------------------------------ */
 /* Time: the manual runtime (1.1)                                            */
 /* ------------------------------------------------------------------------ */
@@ -271,6 +308,23 @@ ACTOR_API void *actor_class_userdata(const actor_class *c);
  * it alive. NULL is fine. */
 ACTOR_API void actor_class_free(actor_class *c);
 
+/*
+ * Bounded mailboxes (1.1). `capacity` (0: unbounded, the default; at most
+ * ACTOR_MAILBOX_MAX, else ACTOR_EINVAL) counts the events and requests
+ * queued to an actor of the class and not yet taken by a handler: at no
+ * instant are more than `capacity` queued. Interrupts, forwarded responses,
+ * timer ticks and the runtime's notices are never refused and not counted.
+ * When full, under ACTOR_OVERFLOW_REJECT addr_send and addr_interact return
+ * ACTOR_EFULL and nothing is sent; under ACTOR_OVERFLOW_DROP addr_send
+ * returns ACTOR_OK and the event is dropped (counted in actor_stats.dropped
+ * and given to the dead-letter hook), while addr_interact still returns
+ * ACTOR_EFULL, so no requester is misled. Another `overflow` value:
+ * ACTOR_EINVAL. ACTOR_EBUSY once the class is in use.
+ */
+enum { ACTOR_OVERFLOW_REJECT = 0, ACTOR_OVERFLOW_DROP = 1 };
+#define ACTOR_MAILBOX_MAX 0xFFFFFFFEu
+ACTOR_API int actor_class_set_mailbox(actor_class *c, size_t capacity, int overflow);
+
 /* ------------------------------------------------------------------------ */
 /* Spawning, addresses, context                                              */
 /* ------------------------------------------------------------------------ */
@@ -339,10 +393,57 @@ ACTOR_API int addr_join(actor_addr *a, int timeout_ms);
 /* 1 if the actor is Done, else 0 (also for NULL). */
 ACTOR_API int addr_is_done(const actor_addr *a);
 
-/* How many events sent to the actor were accepted but dropped because it
- * stopped first (events sent = events handled + this count). Exact once
- * the actor is Done. ACTOR_OK and *out, or ACTOR_EINVAL. Any thread. */
+/* How many events sent to the actor were accepted but dropped: because it
+ * stopped first, or on overflow of a ACTOR_OVERFLOW_DROP mailbox (events
+ * sent = events handled + this count). Exact once the actor is Done.
+ * ACTOR_OK and *out, or ACTOR_EINVAL. Any thread. */
 ACTOR_API int addr_dropped(const actor_addr *a, unsigned long long *out);
+
+/*
+ * As addr_send, but when the actor's bounded mailbox is full it waits up to
+ * timeout_ms (< 0: no limit; 0: do not wait) for room, then sends; under
+ * ACTOR_OVERFLOW_DROP too (it waits rather than drops). It wakes as soon as
+ * the actor takes a message. ACTOR_ETIMEDOUT if no room came in time (nothing
+ * sent); ACTOR_EDEADLK on a worker thread (actors never block: they get
+ * ACTOR_EFULL from addr_send and decide); on a manual runtime it runs the
+ * runtime for room (ACTOR_ETIMEDOUT at once if it idles). Otherwise as
+ * addr_send. Any other thread.
+ */
+ACTOR_API int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload,
+                             size_t len, int timeout_ms);
+
+/*
+ * An actor's counters (1.1). `size` is set by the caller to sizeof of the
+ * struct it was compiled with; the library writes only that many bytes (at
+ * least up to `restarts`, else ACTOR_EINVAL).
+ * `received` counts the events and requests senders put in the mailbox
+ * (including events a DROP mailbox dropped on overflow); timer ticks,
+ * forwarded responses, interrupts and the runtime's notices are neither
+ * received nor handled. Once the actor is Done the counters are exact and
+ *     received = handled + dropped + expired + canceled
+ * (before, `queued` and a message being handled make up the difference).
+ * `canceled` is not in the 1.1 design's struct: it is added at the end so
+ * that the equation can be checked.
+ * `queued` and `queued_peak` are counted for bounded mailboxes only (one
+ * atomic operation per send and per take; unbounded mailboxes cost nothing
+ * new, so theirs stay 0 and `received` counts what left the mailbox). To
+ * watch an actor's queue without bounding it in practice, give its class
+ * a capacity of ACTOR_MAILBOX_MAX.
+ */
+typedef struct actor_stats {
+    size_t size;                     /* sizeof(actor_stats)                       */
+    unsigned long long received;     /* events and requests accepted              */
+    unsigned long long handled;      /* of them, those whose handler ran (or runs) */
+    unsigned long long dropped;      /* events dropped: stopped first, DROP overflow */
+    unsigned long long rejected;     /* sends refused with ACTOR_EFULL            */
+    unsigned long long expired;      /* requests not handled: deadline passed     */
+    unsigned long long queued;       /* in the mailbox now                        */
+    unsigned long long queued_peak;  /* the most ever queued at once              */
+    unsigned long long restarts;     /* in-place restarts by a supervisor         */
+    unsigned long long canceled;     /* requests canceled, queued at the stop     */
+} actor_stats;
+/* ACTOR_OK and *out, ACTOR_EINVAL (NULL, size too small). Any thread. */
+ACTOR_API int addr_stats(const actor_addr *a, actor_stats *out);
 
 /* The actor's own address, borrowed (not counted). Only inside its callbacks. */
 ACTOR_API actor_addr *actor_ctx_self(actor_ctx *ctx);

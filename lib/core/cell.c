@@ -24,8 +24,10 @@ void actori_cell_unref(actor_addr *a)
 {
     /* acq_rel: the last owner sees every write of the others before freeing. */
     if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+        actor_runtime *rt = a->home;
         actori_class_release(a->cls);
         actori_free(a);
+        actori_runtime_release(rt);
     }
 }
 
@@ -59,94 +61,152 @@ void actori_cell_event_failed(actor_addr *a, const actor_msgtype *t, int err)
         default_fallback(a, t, err);
 }
 
-static void dispatch_event(actor_addr *a, actori_env *e)
+/* The worker's record of the message being handled by a (NULL when a is
+ * not the actor running on this thread: a ctx used outside its callbacks). */
+static actori_worker *current_of(actor_addr *a)
+{
+    actori_worker *w = actori_tls_worker;
+    return w != NULL && w->cur == a ? w : NULL;
+}
+
+static inline void count_handled(actor_addr *a, actori_worker *w);
+
+static inline __attribute__((always_inline)) void dispatch_event(actor_addr *a, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
     int rc = (h && h->event) ? h->event(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
                              : ACTOR_ENOHANDLER;
-    if (rc != 0)
+    if (__builtin_expect(rc != 0, 0))
         actori_cell_event_failed(a, e->type, rc);
 }
 
 /* A request with a deadline: true when it is not to be handled, because
  * its deadline passed (or the clock expired it already) before it began. */
-static bool request_expired(actor_addr *a, actor_responder *r)
+static bool request_expired(actor_addr *a, actori_worker *w, actor_responder *r)
 {
     if (actori_responder_settled(r) ||
         actori_clock_now(&a->home->clock) >= r->deadline.due_ns) {
         actori_responder_complete(r, ACTOR_EEXPIRED, 0);
+        atomic_store_explicit(&a->expired,
+                              atomic_load_explicit(&a->expired, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         return true;
     }
-    a->current_due = r->deadline.due_ns;
+    w->cur_due = r->deadline.due_ns;
     return false;
 }
 
-static void dispatch_request(actor_addr *a, actori_env *e)
+/* Returns false when the request was not handled (expired). */
+static bool dispatch_request(actor_addr *a, actori_worker *w, actori_env *e)
 {
     const actori_handlers *h = actori_class_handlers(a->cls, e->type);
     actor_responder *req = *actori_env_responder(e);
-    if (req->has_deadline && request_expired(a, req))
-        return;
-    a->request = req;
+    if (req->has_deadline && request_expired(a, w, req))
+        return false;
+    count_handled(a, w);
+    w->cur_request = req;
     int rc = (h && h->request)
                  ? h->request(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
                  : ACTOR_ENOHANDLER;
-    actor_responder *r = a->request;
-    a->request = NULL;
-    if (r != NULL && rc == 0 && a->reply_refused)
+    actor_responder *r = w->cur_request;
+    w->cur_request = NULL;
+    if (r != NULL && rc == 0 && w->cur_reply_refused)
         actori_log(ACTOR_LOG_WARN,
                    "actor of class %s: request %s canceled: its reply was refused (size does "
                    "not fit the reply layout) and the handler returned 0",
                    a->cls->name, e->type->name);
-    a->reply_refused = 0;
-    a->current_due = 0;
+    w->cur_reply_refused = 0;
+    w->cur_due = 0;
     if (r != NULL) /* not answered: the handler's code, or the dropped oneshot */
         actori_responder_complete(r, rc ? ACTOR_EHANDLER : ACTOR_ECANCELED, rc);
+    return true;
 }
 
-static void dispatch_response(actor_addr *a, actori_env *e)
+static void dispatch_response(actor_addr *a, actori_worker *w, actori_env *e)
 {
     actor_responder *r = *actori_env_responder(e);
     const actori_handlers *h = actori_class_handlers(a->cls, r->type);
     if (h && h->response) {
         int ok = r->status == ACTOR_OK;
-        a->current_tag = r->forward_tag;
+        w->cur_tag = r->forward_tag;
         h->response(ctx_of(a), a->state, r->type, r->status, ok ? r->data : NULL,
                     ok ? r->len : 0);
-        a->current_tag = 0;
+        w->cur_tag = 0;
     }
     actori_responder_release(r);
 }
 
-static void dispatch(actor_addr *a, actori_msg *m)
+/* An event or request left the mailbox: one more place for senders. With a
+ * bound, a sender may be waiting for it (addr_send_wait). */
+static inline void took_one(actor_addr *a)
+{
+    /* seq_cst pair with addr_send_wait: we decrement, then look for a
+     * waiter; it announces itself, then looks at the count. One of the two
+     * sees the other. */
+    if (a->cls->mailbox_cap != 0) {
+        atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
+        actori_cell_wake_room(a);
+    }
+}
+
+void actori_cell_wake_room(actor_addr *a)
+{
+    uint32_t r = atomic_load_explicit(&a->room, memory_order_seq_cst);
+    if ((r & 1) && atomic_compare_exchange_strong_explicit(&a->room, &r, r + 1,
+                                                            memory_order_seq_cst,
+                                                            memory_order_relaxed))
+        actori_futex_wake_all(&a->room); /* r + 1: bit 0 clear, a new value */
+}
+
+static inline __attribute__((always_inline)) void count_handled(actor_addr *a, actori_worker *w)
+{
+    /* One writer (the consumer): a plain increment, published relaxed. */
+    atomic_store_explicit(&a->handled, atomic_load_explicit(&a->handled, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&w->handled, atomic_load_explicit(&w->handled, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Returns true when an event or request was handled (for the hook). */
+static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori_worker *w,
+                                                          actori_msg *m)
 {
     actori_env *e = (actori_env *)m;
-    a->current_type = m->kind <= ACTORI_TICK ? e->type : NULL;
+    bool handled = true;
+    w->cur_type = m->kind <= ACTORI_TICK ? e->type : NULL;
     switch (m->kind) {
     case ACTORI_EVENT:
+        took_one(a);
+        count_handled(a, w); /* before the handler: received stays exact */
         dispatch_event(a, e);
         actori_env_free(e);
         break;
     case ACTORI_REQUEST:
-        dispatch_request(a, e);
+        took_one(a);
+        handled = dispatch_request(a, w, e);
         actori_env_free(e);
         break;
     case ACTORI_RESPONSE:
-        dispatch_response(a, e);
+        handled = false;
+        dispatch_response(a, w, e);
         actori_env_free(e);
         break;
     case ACTORI_TICK:
+        handled = false;
         actori_timers_dispatch(a, e);
         actori_env_free(e);
         break;
     case ACTORI_INTERRUPT:
+        handled = false;
         actori_env_free(e);
         run_interrupt(a);
         break;
     case ACTORI_SHUTDOWN:
+        handled = false;
         run_interrupt(a);
         break;
     case ACTORI_CLOSE:
+        handled = false;
         /* seq_cst pair with addr_release: either that release sees the flag
          * cleared and queues a new CLOSE, or this load sees its count. */
         atomic_store_explicit(&a->close_queued, 0, memory_order_seq_cst);
@@ -154,15 +214,37 @@ static void dispatch(actor_addr *a, actori_msg *m)
             cell_stop(a);
         break;
     }
+    return handled;
+}
+
+/* dispatch with the runtime's `handled` hook: the only path that reads
+ * the clock per message. */
+static __attribute__((noinline)) void dispatch_timed(actor_addr *a, actori_worker *w,
+                                                     actori_msg *m)
+{
+    const actor_hooks *hooks = &a->home->hooks;
+    int64_t t0 = actori_now_ns();
+    if (dispatch(a, w, m))
+        hooks->handled(hooks->ud, a, w->cur_type, (unsigned long long)(actori_now_ns() - t0));
 }
 
 typedef struct drain_count {
     uint64_t events, requests, responses;
 } drain_count;
 
+void actori_cell_dead_letter(actor_addr *a, const actor_msgtype *t, const void *payload,
+                             size_t len, int why)
+{
+    actor_runtime *rt = a->home;
+    /* acquire: pairs with the release that set the hooks (before any spawn;
+     * and this actor was spawned after, so they are visible anyway). */
+    if (atomic_load_explicit(&rt->hooks_set, memory_order_acquire) && rt->hooks.dead_letter)
+        rt->hooks.dead_letter(rt->hooks.ud, a, t, payload, len, why);
+}
+
 /* Takes every queued message off a stopped actor: events are dropped and
- * counted, requests complete ECANCELED, forwarded outcomes are let go.
- * The consumer role only. */
+ * counted (and given to the dead-letter hook), requests complete
+ * ECANCELED, forwarded outcomes are let go. The consumer role only. */
 static void drain(actor_addr *a, drain_count *n)
 {
     actori_node *node;
@@ -172,10 +254,14 @@ static void drain(actor_addr *a, drain_count *n)
         switch (m->kind) {
         case ACTORI_EVENT:
             n->events++;
+            took_one(a);
+            actori_cell_dead_letter(a, e->type, actori_env_payload(e), e->msg.len,
+                                    ACTOR_ECLOSED);
             actori_env_free(e);
             break;
         case ACTORI_REQUEST:
             n->requests++;
+            took_one(a);
             actori_responder_complete(*actori_env_responder(e), ACTOR_ECANCELED, 0);
             actori_env_free(e);
             break;
@@ -203,6 +289,8 @@ static void report_drain(actor_addr *a, const drain_count *n)
      * report, which runs after the consumer role was given back. */
     if (n->events)
         atomic_fetch_add_explicit(&a->dropped, n->events, memory_order_relaxed);
+    if (n->requests)
+        atomic_fetch_add_explicit(&a->canceled, n->requests, memory_order_relaxed);
     if (n->events || n->requests || n->responses)
         actori_log(ACTOR_LOG_INFO,
                    "actor of class %s stopped with messages queued: %llu events dropped, "
@@ -222,11 +310,11 @@ static void drain_final(actor_addr *a)
     report_drain(a, &n);
 }
 
-static void finish(actor_addr *a)
+static void finish(actor_addr *a, actori_worker *w)
 {
     actor_class *cls = a->cls;
-    a->current_type = NULL; /* finalize handles no message */
-    actori_timers_stop(a);  /* before finalize: it may not start new ones */
+    w->cur_type = NULL;    /* finalize handles no message */
+    actori_timers_stop(a); /* before finalize: it may not start new ones */
     if (cls->finalize != NULL)
         cls->finalize(ctx_of(a), a->state);
     if (a->state != NULL && cls->state_free != NULL)
@@ -246,17 +334,23 @@ static void finish(actor_addr *a)
     uint32_t old = atomic_fetch_or_explicit(&a->status, ACTORI_S_DONE, memory_order_acq_rel);
     if (old & ACTORI_S_WAITERS)
         actori_futex_wake_all(&a->status);
+    /* Senders waiting for room learn that there will be none. */
+    atomic_fetch_or_explicit(&a->room, 1, memory_order_seq_cst);
+    actori_cell_wake_room(a);
     drain_final(a);
     actori_cell_unref(a); /* the runtime's reference */
 }
 
 bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
 {
+    actori_worker *w = actori_tls_worker;
+    w->cur = a;
     unsigned n = 0;
     if (!a->started) {
         a->started = 1;
         n = batch == 1; /* stepping by hand: init is a step of its own */
         *ran += 1;
+        w->cur_type = NULL;
         if (a->cls->init != NULL) {
             int rc = a->cls->init(ctx_of(a), a->state);
             if (rc != 0) {
@@ -267,16 +361,24 @@ bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
         }
     }
     for (; !a->stopping; n++) {
-        if (n == batch)
+        if (n == batch) {
+            w->cur = NULL;
             return true;
+        }
         actori_node *node = actori_mpscq_pop(&a->mbox);
-        if (node == NULL)
+        if (node == NULL) {
+            w->cur = NULL;
             return !actori_mpscq_markempty(&a->mbox);
+        }
         *ran += 1;
-        dispatch(a, (actori_msg *)node);
+        if (__builtin_expect(w->timed, 0))
+            dispatch_timed(a, w, (actori_msg *)node);
+        else
+            dispatch(a, w, (actori_msg *)node);
     }
     *ran += 1;
-    finish(a);
+    finish(a, w);
+    w->cur = NULL;
     return false;
 }
 
@@ -302,10 +404,15 @@ actor_class *actor_ctx_class(actor_ctx *ctx) { return ctx ? cell_of(ctx)->cls : 
 
 const actor_msgtype *actor_ctx_msgtype(actor_ctx *ctx)
 {
-    return ctx ? cell_of(ctx)->current_type : NULL;
+    actori_worker *w = ctx ? current_of(cell_of(ctx)) : NULL;
+    return w ? w->cur_type : NULL;
 }
 
-uint64_t actor_ctx_tag(actor_ctx *ctx) { return ctx ? cell_of(ctx)->current_tag : 0; }
+uint64_t actor_ctx_tag(actor_ctx *ctx)
+{
+    actori_worker *w = ctx ? current_of(cell_of(ctx)) : NULL;
+    return w ? w->cur_tag : 0;
+}
 
 void actor_ctx_stop(actor_ctx *ctx)
 {
@@ -317,30 +424,43 @@ int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len)
 {
     if (ctx == NULL || (reply == NULL && len > 0))
         return ACTOR_EINVAL;
-    actor_addr *a = cell_of(ctx);
-    actor_responder *r = a->request;
+    actori_worker *w = current_of(cell_of(ctx));
+    actor_responder *r = w ? w->cur_request : NULL;
     if (r == NULL)
         return ACTOR_EINVAL;
     if (!actori_msgtype_reply_fits(r->type, len)) {
-        a->reply_refused = 1;
+        w->cur_reply_refused = 1;
         return ACTOR_ETYPE;
     }
     unsigned char *buf;
     int rc = actori_responder_reply_buf(len, &buf);
     if (rc != ACTOR_OK)
         return rc;
-    a->request = NULL;
+    w->cur_request = NULL;
     actori_responder_reply(r, buf, reply, len); /* late (expired): goes nowhere */
     return ACTOR_OK;
 }
 
+actor_responder *actori_cell_request(actor_addr *a)
+{
+    actori_worker *w = current_of(a);
+    return w ? w->cur_request : NULL;
+}
+
+actor_responder *actori_cell_take_request(actor_addr *a)
+{
+    actori_worker *w = current_of(a);
+    actor_responder *r = w ? w->cur_request : NULL;
+    if (r != NULL)
+        w->cur_request = NULL;
+    return r;
+}
+
 int64_t actor_ctx_deadline_left(actor_ctx *ctx)
 {
-    if (ctx == NULL)
+    actori_worker *w = ctx ? current_of(cell_of(ctx)) : NULL;
+    if (w == NULL || w->cur_due == 0)
         return -1;
-    actor_addr *a = cell_of(ctx);
-    if (a->current_due == 0)
-        return -1;
-    uint64_t now = actori_clock_now(&a->home->clock);
-    return now >= a->current_due ? 0 : (int64_t)((a->current_due - now) / 1000000);
+    uint64_t now = actori_clock_now(&cell_of(ctx)->home->clock);
+    return now >= w->cur_due ? 0 : (int64_t)((w->cur_due - now) / 1000000);
 }

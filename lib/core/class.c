@@ -67,6 +67,19 @@ int actor_class_set_userdata(actor_class *c, void *userdata)
 
 void *actor_class_userdata(const actor_class *c) { return c ? c->userdata : NULL; }
 
+int actor_class_set_mailbox(actor_class *c, size_t capacity, int overflow)
+{
+    if ((overflow != ACTOR_OVERFLOW_REJECT && overflow != ACTOR_OVERFLOW_DROP) ||
+        capacity > ACTOR_MAILBOX_MAX)
+        return ACTOR_EINVAL;
+    int rc = settable(c);
+    if (rc == ACTOR_OK) {
+        c->mailbox_cap = (uint32_t)capacity;
+        c->overflow = (uint8_t)overflow;
+    }
+    return rc;
+}
+
 int actor_class_set_state_size(actor_class *c, size_t size)
 {
     int rc = settable(c);

@@ -29,6 +29,8 @@ struct actor_class {
     actor_fallback_fn fallback;
     void (*state_free)(void *state);
     size_t state_size;
+    uint32_t mailbox_cap;    /* 0: unbounded                                */
+    uint8_t overflow;        /* ACTOR_OVERFLOW_*                            */
     void *userdata;
     actori_handler_slot *table; /* by type; read-only once in use; NULL: none */
     uint32_t mask;              /* table size - 1 (a power of two)           */

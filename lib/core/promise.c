@@ -85,15 +85,14 @@ int actor_ctx_defer(actor_ctx *ctx, actor_promise **out)
     if (ctx == NULL || out == NULL)
         return ACTOR_EINVAL;
     actor_addr *a = (actor_addr *)ctx;
-    if (a->request == NULL)
+    if (actori_cell_request(a) == NULL)
         return ACTOR_EINVAL;
     actor_promise *p = actori_calloc(1, sizeof *p);
     if (p == NULL)
         return ACTOR_ENOMEM;
     actori_promises *set = a->rt->promises;
     p->set = set;
-    p->r = a->request;
-    a->request = NULL;
+    p->r = actori_cell_take_request(a);
     atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
     pthread_mutex_lock(&set->lock);
     p->next = set->list;

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <stddef.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,8 +83,10 @@ void actori_schedule(actor_addr *a)
      * actor, or we see sleeping=1. Whoever exchanges sleeping 1->0 wakes it;
      * the exchange makes that one waker. */
     if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst) &&
-        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst))
+        atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst)) {
+        atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
         event_active(w->wake, EV_READ, 0);
+    }
     atomic_fetch_sub_explicit(&w->schedulers, 1, memory_order_release);
 }
 
@@ -110,8 +113,12 @@ static bool spin_for_work(actori_worker *w)
 void actori_schedule_woken(actor_addr *a)
 {
     actori_worker *here = actori_tls_worker;
-    if (here != NULL && here != a->worker && here->rt == a->worker->rt)
+    if (here != NULL && here != a->worker && here->rt == a->worker->rt) {
         a->worker = here;
+        atomic_store_explicit(&here->migrations,
+                              atomic_load_explicit(&here->migrations, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    }
     actori_schedule(a);
 }
 
@@ -137,11 +144,15 @@ static void share_work(actori_worker *w)
     /* Claim it, so that two busy workers do not both flood it. */
     if (!atomic_exchange_explicit(&to->idle, 0, memory_order_relaxed))
         return;
-    for (unsigned n = w->ready_count / 2; n > 0; n--) {
+    unsigned moved = w->ready_count / 2;
+    for (unsigned n = moved; n > 0; n--) {
         actor_addr *a = ready_pop(w);
         a->worker = to;
         actori_schedule(a); /* to's inject queue, waking it if asleep */
     }
+    atomic_store_explicit(&w->migrations,
+                          atomic_load_explicit(&w->migrations, memory_order_relaxed) + moved,
+                          memory_order_relaxed);
 }
 
 static void worker_turn(evutil_socket_t fd, short what, void *arg)
@@ -242,8 +253,19 @@ void actori_runtime_destroy(actor_runtime *rt)
     pthread_mutex_destroy(&rt->stop_lock);
     pthread_mutex_destroy(&rt->lock);
     actori_free(rt->workers);
-    actori_free(rt);
+    rt->workers = NULL;
     actori_pool_runtime_down();
+    /* No hook runs once actor_runtime_free returned (a late send to a Done
+     * actor would otherwise call it, with the user's data long gone). */
+    atomic_store_explicit(&rt->hooks_set, 0, memory_order_release);
+    actori_runtime_release(rt);
+}
+
+void actori_runtime_release(actor_runtime *rt)
+{
+    /* acq_rel: the last one sees every cell's use of the struct. */
+    if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1)
+        actori_free(rt);
 }
 
 int actor_runtime_new(unsigned threads, actor_runtime **out)
@@ -277,6 +299,8 @@ int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out)
     rt->nworkers = threads;
     rt->fork_gen = atomic_load_explicit(&actori_fork_gen, memory_order_relaxed);
     rt->manual = manual;
+    atomic_init(&rt->refs, 1);
+    atomic_init(&rt->hooks_set, 0);
     rt->start_ns = (uint64_t)actori_now_ns();
     atomic_init(&rt->driving, 0);
     actori_clock_init(&rt->clock, rt, manual);
@@ -382,11 +406,60 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
         rt->live->live_prev = a;
     rt->live = a;
     rt->nlive++;
+    rt->spawned++;
+    atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed); /* the cell's */
     pthread_mutex_unlock(&rt->lock);
 
     actori_class_acquire(cls);
     *out = a;
     actori_schedule(a);
+    return ACTOR_OK;
+}
+
+int actor_runtime_set_hooks(actor_runtime *rt, const actor_hooks *h)
+{
+    if (rt == NULL || h == NULL || h->size < offsetof(actor_hooks, handled) + sizeof h->handled)
+        return ACTOR_EINVAL;
+    if (ACTORI_INHERITED(rt))
+        return ACTOR_ECLOSED;
+    pthread_mutex_lock(&rt->lock);
+    int rc = rt->spawned > 0 ? ACTOR_EBUSY : ACTOR_OK;
+    if (rc == ACTOR_OK) {
+        memset(&rt->hooks, 0, sizeof rt->hooks);
+        memcpy(&rt->hooks, h, h->size < sizeof rt->hooks ? h->size : sizeof rt->hooks);
+        rt->hooks.size = sizeof rt->hooks;
+        /* release: the hooks are complete before anyone sees the flag. */
+        /* Workers read it only for actors spawned after this: the spawn's
+         * push publishes it. */
+        for (unsigned i = 0; i < rt->nworkers; i++)
+            rt->workers[i].timed = rt->hooks.handled != NULL;
+        atomic_store_explicit(&rt->hooks_set, rt->hooks.dead_letter || rt->hooks.handled,
+                              memory_order_release);
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return rc;
+}
+
+int actor_runtime_stats_get(actor_runtime *rt, actor_runtime_stats *out)
+{
+    if (rt == NULL || out == NULL || out->size < offsetof(actor_runtime_stats, threads) +
+                                                     sizeof out->threads)
+        return ACTOR_EINVAL;
+    actor_runtime_stats s;
+    memset(&s, 0, sizeof s);
+    s.size = out->size < sizeof s ? out->size : sizeof s;
+    pthread_mutex_lock(&rt->lock);
+    s.actors_live = rt->nlive;
+    s.actors_spawned = rt->spawned;
+    pthread_mutex_unlock(&rt->lock);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        actori_worker *w = &rt->workers[i];
+        s.messages_handled += atomic_load_explicit(&w->handled, memory_order_relaxed);
+        s.wakeups += atomic_load_explicit(&w->wakeups, memory_order_relaxed);
+        s.migrations += atomic_load_explicit(&w->migrations, memory_order_relaxed);
+    }
+    s.threads = rt->manual ? 0 : rt->nworkers;
+    memcpy(out, &s, s.size);
     return ACTOR_OK;
 }
 

@@ -23,12 +23,25 @@ typedef struct actori_worker {
     _Atomic int stop;                /* set by shutdown: leave the event loop          */
     _Atomic int idle;                /* no ready actor: others may hand it some work    */
     _Atomic unsigned schedulers;     /* other threads inside actori_schedule on it      */
+    _Atomic uint64_t wakeups;        /* times a waker found it asleep                   */
     char pad[64];                    /* keep the worker's own fields off that line     */
     /* The worker thread only. */
     actori_node *ready_head;         /* actors ready on this worker (FIFO)          */
     actori_node *ready_tail;
     unsigned ready_count;
     actori_cache cache;              /* envelope blocks of this worker            */
+    /* The message being handled (actor_ctx_*): here rather than in every
+     * cell, since a worker handles one message at a time. */
+    actor_addr *cur;                 /* the actor running now, or NULL           */
+    actor_responder *cur_request;    /* its request, until answered or deferred  */
+    const actor_msgtype *cur_type;
+    uint64_t cur_tag;                /* on_response: the forward's tag           */
+    uint64_t cur_due;                /* a request's deadline (ns), 0: none       */
+    int cur_reply_refused;           /* actor_ctx_reply said ETYPE               */
+    int timed;                       /* the runtime has a `handled` hook (set
+                                        before the first spawn)             */
+    /* actor_runtime_stats: written by this worker, read by anyone. */
+    _Atomic uint64_t handled, migrations;
     int in_turn;                     /* inside worker_turn: ready actors will run   */
     struct event_base *base;
     struct event *wake;              /* persistent, activated to run ready actors   */
@@ -52,6 +65,13 @@ struct actor_runtime {
     uint32_t fork_gen;               /* actori_fork_gen when it was made    */
     actori_clock clock;              /* timers and deadlines                */
     bool manual;                     /* no threads: driven by step/run/advance */
+    _Atomic uint32_t refs;           /* the owner's + one per cell: the struct
+                                        outlives actor_runtime_free while any
+                                        address does, so cells may read it   */
+    _Atomic int hooks_set;           /* set before the first spawn; cleared
+                                        when the runtime is freed           */
+    actor_hooks hooks;
+    uint64_t spawned;                /* under lock                          */
     _Atomic int driving;             /* manual: a thread is running it now  */
     uint64_t prng;                   /* manual: picks the next actor        */
     uint64_t start_ns;               /* threaded: when it started           */
@@ -107,6 +127,9 @@ static inline actor_addr *actori_ready_take(actori_worker *w, unsigned i)
 /* Runtime parts shared by runtime.c and manual.c. */
 int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out);
 void actori_runtime_destroy(actor_runtime *rt);
+
+/* Drops a reference to rt's memory (the owner's, or a cell's). Any thread. */
+void actori_runtime_release(actor_runtime *rt);
 void actori_runtime_log_alive(actor_runtime *rt);
 
 /* actor_runtime_free of a manual runtime (manual.c). */
