@@ -284,6 +284,12 @@ ACTOR_API int actor_class_on_event(actor_class *c, const actor_msgtype *t, actor
 ACTOR_API int actor_class_on_request(actor_class *c, const actor_msgtype *t, actor_request_fn fn);
 ACTOR_API int actor_class_on_response(actor_class *c, const actor_msgtype *t,
                                       actor_response_fn fn);
+/* Catch-all handlers (1.1): taken for any type without a handler of its
+ * own (actor_ctx_msgtype tells which); with them sends of events (requests)
+ * are never ACTOR_ENOHANDLER. Proxies, routers and bindings are built on
+ * them with the public ABI alone. Setters as above. */
+ACTOR_API int actor_class_on_any_event(actor_class *c, actor_event_fn fn);
+ACTOR_API int actor_class_on_any_request(actor_class *c, actor_request_fn fn);
 /* Runs after finalize, with the actor's state. For a state the caller
  * passed to actor_spawn it must free the state itself; for a block the
  * runtime made (spawn with state NULL and a state size), only what init put

@@ -40,8 +40,8 @@ static int check_message(actor_addr *a, const actor_msgtype *t, const void *payl
         return ACTOR_EINVAL;
     if (!actori_msgtype_fits(t, len))
         return ACTOR_ETYPE;
-    const actori_handlers *h = actori_class_handlers(a->cls, t);
-    if (h == NULL || (request ? h->request == NULL : h->event == NULL))
+    if (request ? actori_request_handler(a->cls, t) == NULL
+                : actori_event_handler(a->cls, t) == NULL)
         return ACTOR_ENOHANDLER;
     return actori_cell_open(a);
 }

@@ -73,9 +73,8 @@ static inline void count_handled(actor_addr *a, actori_worker *w);
 
 static inline __attribute__((always_inline)) void dispatch_event(actor_addr *a, actori_env *e)
 {
-    const actori_handlers *h = actori_class_handlers(a->cls, e->type);
-    int rc = (h && h->event) ? h->event(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
-                             : ACTOR_ENOHANDLER;
+    actor_event_fn fn = actori_event_handler(a->cls, e->type);
+    int rc = fn ? fn(ctx_of(a), a->state, actori_env_payload(e), e->msg.len) : ACTOR_ENOHANDLER;
     if (__builtin_expect(rc != 0, 0))
         actori_cell_event_failed(a, e->type, rc);
 }
@@ -99,15 +98,13 @@ static bool request_expired(actor_addr *a, actori_worker *w, actor_responder *r)
 /* Returns false when the request was not handled (expired). */
 static bool dispatch_request(actor_addr *a, actori_worker *w, actori_env *e)
 {
-    const actori_handlers *h = actori_class_handlers(a->cls, e->type);
+    actor_request_fn fn = actori_request_handler(a->cls, e->type);
     actor_responder *req = *actori_env_responder(e);
     if (req->has_deadline && request_expired(a, w, req))
         return false;
     count_handled(a, w);
     w->cur_request = req;
-    int rc = (h && h->request)
-                 ? h->request(ctx_of(a), a->state, actori_env_payload(e), e->msg.len)
-                 : ACTOR_ENOHANDLER;
+    int rc = fn ? fn(ctx_of(a), a->state, actori_env_payload(e), e->msg.len) : ACTOR_ENOHANDLER;
     actor_responder *r = w->cur_request;
     w->cur_request = NULL;
     if (r != NULL && rc == 0 && w->cur_reply_refused)
@@ -228,6 +225,30 @@ static __attribute__((noinline)) void dispatch_timed(actor_addr *a, actori_worke
         hooks->handled(hooks->ud, a, w->cur_type, (unsigned long long)(actori_now_ns() - t0));
 }
 
+static _Atomic(actori_done_fn) part_done[ACTORI_PARTS];
+
+void actori_part_register(unsigned bit, actori_done_fn fn)
+{
+    atomic_store_explicit(&part_done[bit], fn, memory_order_release);
+}
+
+void actori_part_mark(actor_addr *a, unsigned bit)
+{
+    /* seq_cst pair with finish: it sets Done, then reads these bits; a part
+     * marks, then checks Done (actori_part_mark's caller). One of the two
+     * sees the other; if both do, both clean up, so cleaning is idempotent. */
+    atomic_fetch_or_explicit(&a->parts, (uint8_t)(1u << bit), memory_order_seq_cst);
+}
+
+/* Tells the parts that keep something for a that a is stopping for good. */
+static void parts_done(actor_addr *a)
+{
+    uint8_t bits = atomic_load_explicit(&a->parts, memory_order_seq_cst);
+    for (unsigned i = 0; bits != 0; i++, bits >>= 1)
+        if (bits & 1)
+            atomic_load_explicit(&part_done[i], memory_order_acquire)(a);
+}
+
 typedef struct drain_count {
     uint64_t events, requests, responses;
 } drain_count;
@@ -331,9 +352,10 @@ static void finish(actor_addr *a, actori_worker *w)
 
     /* release: pairs with joiners' acquire loads and with the acquire of a
      * sender that later finds the mailbox empty (via markempty's release). */
-    uint32_t old = atomic_fetch_or_explicit(&a->status, ACTORI_S_DONE, memory_order_acq_rel);
+    uint32_t old = atomic_fetch_or_explicit(&a->status, ACTORI_S_DONE, memory_order_seq_cst);
     if (old & ACTORI_S_WAITERS)
         actori_futex_wake_all(&a->status);
+    parts_done(a);
     /* Senders waiting for room learn that there will be none. */
     atomic_fetch_or_explicit(&a->room, 1, memory_order_seq_cst);
     actori_cell_wake_room(a);

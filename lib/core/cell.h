@@ -45,6 +45,8 @@ struct actor_addr {
     actori_msg close_msg;
     actori_msg shutdown_msg;
     uint8_t started, stopping, owns_state, shutdown_sent;
+    _Atomic uint8_t parts;      /* ACTORI_PART_* bits: parts beside the core that
+                                   must hear of a's Done (actori_part_done) */
     /* Written by the consumer per message, read by addr_stats: kept at the
      * end, more than a cache line away from what senders read, or every
      * handled message would pull the senders' line away (W4 measured 40%
@@ -73,6 +75,27 @@ void actori_cell_wake_room(actor_addr *a);
  * callbacks. */
 actor_responder *actori_cell_request(actor_addr *a);
 actor_responder *actori_cell_take_request(actor_addr *a);
+
+/* Parts of the library beside the core (topics, names, ...) that keep
+ * something per actor register what to do when an actor is Done, and mark
+ * the actors concerned; the core calls them in that actor's finish, before
+ * it is Done. The arrow points one way: the core knows only this slot. */
+typedef void (*actori_done_fn)(actor_addr *a);
+#define ACTORI_PARTS 8
+/* Registers fn as part `bit` (a bit of 0..ACTORI_PARTS-1), once; then
+ * marks a (any thread) so that fn runs right after a is Done (on the thread
+ * that finishes it). A part marks, then checks addr_is_done: if a is Done
+ * already, it cleans up itself; fn must tolerate being called for what was
+ * cleaned up already. */
+void actori_part_register(unsigned bit, actori_done_fn fn);
+void actori_part_mark(actor_addr *a, unsigned bit);
+
+/* The check a part makes after actori_part_mark (seq_cst: see there). */
+static inline bool actori_cell_done_sc(const actor_addr *a)
+{
+    return (atomic_load_explicit(&((actor_addr *)a)->status, memory_order_seq_cst) &
+            ACTORI_S_DONE) != 0;
+}
 
 /* Appends m to a's mailbox; if that took it from empty, schedules a (or,
  * when a is Done, drops what is queued on this very thread). The caller holds

@@ -27,6 +27,8 @@ struct actor_class {
     actor_finalize_fn finalize;
     actor_interrupt_fn interrupt;
     actor_fallback_fn fallback;
+    actor_event_fn any_event;     /* for types without a handler of their own */
+    actor_request_fn any_request;
     void (*state_free)(void *state);
     size_t state_size;
     uint32_t mailbox_cap;    /* 0: unbounded                                */
@@ -58,6 +60,21 @@ static inline const actori_handlers *actori_class_handlers(const actor_class *c,
         if (s->type == NULL)
             return NULL; /* the table is never full: a probe ends */
     }
+}
+
+/* The event (request) handler of c for t: its own, else the catch-all,
+ * else NULL. Any thread. */
+static inline actor_event_fn actori_event_handler(const actor_class *c, const actor_msgtype *t)
+{
+    const actori_handlers *h = actori_class_handlers(c, t);
+    return h != NULL && h->event != NULL ? h->event : c->any_event;
+}
+
+static inline actor_request_fn actori_request_handler(const actor_class *c,
+                                                      const actor_msgtype *t)
+{
+    const actori_handlers *h = actori_class_handlers(c, t);
+    return h != NULL && h->request != NULL ? h->request : c->any_request;
 }
 
 /* Marks c in use and takes a reference for a new actor. Any thread. */

@@ -144,8 +144,7 @@ int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
     actor_addr *a = cell_of(ctx);
     if (!actori_msgtype_fits(t, len) || len > UINT32_MAX - 64)
         return ACTOR_ETYPE;
-    const actori_handlers *h = actori_class_handlers(a->cls, t);
-    if (h == NULL || h->event == NULL)
+    if (actori_event_handler(a->cls, t) == NULL)
         return ACTOR_ENOHANDLER;
     if (a->stopping)
         return ACTOR_ECLOSED; /* finalize, or after actor_ctx_stop */
@@ -210,8 +209,8 @@ void actori_timers_dispatch(actor_addr *a, actori_env *e)
     atomic_store_explicit(&t->tick_queued, 0, memory_order_release);
     if (t->every_ns == 0) /* a one-shot is over once its tick is taken */
         cancel(a->timers, slot_of(a->timers, tick->key));
-    const actori_handlers *h = actori_class_handlers(a->cls, e->type);
-    int rc = h->event(actor_ctx_of(a), a->state, actori_env_payload(e), e->msg.len);
+    int rc = actori_event_handler(a->cls, e->type)(actor_ctx_of(a), a->state,
+                                                   actori_env_payload(e), e->msg.len);
     if (rc != 0)
         actori_cell_event_failed(a, e->type, rc);
 }
