@@ -568,6 +568,178 @@ ACTOR_API uint64_t actor_ctx_tag(actor_ctx *ctx);
 ACTOR_API void actor_responder_free(actor_responder *r);
 
 /* ------------------------------------------------------------------------ */
+/* Composition: topics (1.1)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Publish/subscribe by subject, with the syntax of NATS subjects: tokens of
+ * one or more [A-Za-z0-9_:-] separated by '.', at most 4096 bytes and 256
+ * tokens ("orders.eu.new"). In a subscription a token may be '*' (exactly
+ * one token) and the last token may be '>' (one or more tokens):
+ * "orders.*.new" and "orders.>" match "orders.eu.new"; "orders.>" does not
+ * match "orders". Anything else (an empty subject or token, a leading,
+ * trailing or doubled '.', another character, '>' not last, '*' or '>'
+ * inside a token as in "a*") is ACTOR_EINVAL, checked before anything is
+ * allocated. Subscriptions belong to the actor's runtime; they end when
+ * the actor is Done and never keep it alive (releasing its last address
+ * still stops it). Matching does not look at every subscription: it walks
+ * a trie of tokens once. Any thread, concurrently.
+ *
+ * actor_subscribe: ACTOR_OK; ACTOR_EBUSY if `a` has this very subject
+ * already (each subscription is one subject string; "a.*" and "a.b" are two
+ * that may both match); ACTOR_EINVAL (NULL, a bad subject); ACTOR_ECLOSED
+ * (the actor is stopping or Done); ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_subscribe(actor_addr *a, const char *subject);
+/* Ends a's subscription `subject` (the same string it subscribed with).
+ * ACTOR_OK; ACTOR_ENOENT if a has no such subscription (also once a is
+ * Done: its subscriptions ended); ACTOR_EINVAL (NULL, a bad subject). */
+ACTOR_API int actor_unsubscribe(actor_addr *a, const char *subject);
+/*
+ * Sends the event (t, a copy of payload) to every actor of rt with a
+ * subscription matching `subject` (no wildcards here) and an event handler
+ * for t (its own or a catch-all; actors without one are skipped, not an
+ * error): each actor at most once, however many of its subscriptions
+ * match. Each delivery is an addr_send from this thread: one publisher's
+ * events reach each subscriber in the order published; a bounded mailbox
+ * applies (a full REJECT mailbox refuses, a full DROP mailbox drops to the
+ * dead-letter hook; a stopping subscriber's copy goes there too). *delivered
+ * (may be NULL) gets the number of actors whose mailbox took it: refusals,
+ * drops and copies that found no memory are not counted.
+ * ACTOR_OK; ACTOR_EINVAL (NULL rt, subject or t, payload NULL with len > 0,
+ * a bad subject or one with a wildcard); ACTOR_ETYPE (len does not fit t:
+ * nothing is delivered); ACTOR_ECLOSED (rt is shutting down); ACTOR_ENOMEM
+ * (nothing delivered).
+ */
+ACTOR_API int actor_publish(actor_runtime *rt, const char *subject, const actor_msgtype *t,
+                            const void *payload, size_t len, size_t *delivered);
+
+/* ------------------------------------------------------------------------ */
+/* Failure: exit reasons, monitors, supervisors, names (1.1)                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * An actor stops normally (reason 0: actor_ctx_stop, an interrupt, its last
+ * address released, the runtime's shutdown) or fails with a nonzero reason:
+ * its init returned that code, or it called actor_ctx_fail, which stops it
+ * as actor_ctx_stop does. A reason of 0 given to actor_ctx_fail is logged
+ * and taken as ACTOR_EINVAL. The first failure of an incarnation is its
+ * reason.
+ */
+ACTOR_API void actor_ctx_fail(actor_ctx *ctx, int reason);
+/* The reason the actor stopped with: ACTOR_OK and *reason once it is Done;
+ * ACTOR_EAGAIN until then; ACTOR_EINVAL for NULL. Any thread. */
+ACTOR_API int addr_exit_reason(const actor_addr *a, int *reason);
+
+/* A monitored actor is Done (through the watcher's mailbox). `who` is
+ * borrowed for the call: addr_ref it to keep it. */
+typedef void (*actor_down_fn)(actor_ctx *ctx, void *state, actor_addr *who, int reason);
+/* Sets the class's Down handler (the setters' rules of actor classes). */
+ACTOR_API int actor_class_on_down(actor_class *c, actor_down_fn fn);
+/*
+ * The calling actor watches `target`: once target is Done, on_down(who =
+ * target, its exit reason) is delivered through the watcher's mailbox, at
+ * once (queued) if it is Done already. Exactly one Down per monitor; a
+ * second monitor of the same target by the same actor is the same monitor
+ * (ACTOR_OK). A monitor does not keep the target running, and ends with
+ * the watcher's incarnation (at its stop or restart). A supervised
+ * target's restarts are not Done: no Down for them. Returns ACTOR_OK;
+ * ACTOR_EINVAL (NULL, or target is the actor itself); ACTOR_ENOHANDLER (the
+ * watcher's class has no on_down); ACTOR_ENOMEM. Inside the watcher's
+ * callbacks only.
+ */
+ACTOR_API int actor_ctx_monitor(actor_ctx *ctx, actor_addr *target);
+/* Ends the monitor: after it returns no Down of it is handled, not even one
+ * already queued. ACTOR_OK, ACTOR_ENOENT (not monitoring it), ACTOR_EINVAL. */
+ACTOR_API int actor_ctx_demonitor(actor_ctx *ctx, actor_addr *target);
+
+/* Restart types and strategies (Erlang/OTP's). */
+enum { ACTOR_PERMANENT, ACTOR_TRANSIENT, ACTOR_TEMPORARY };
+enum { ACTOR_ONE_FOR_ONE, ACTOR_ONE_FOR_ALL, ACTOR_REST_FOR_ONE };
+/* A supervisor's policy, with the `size` convention (the whole 1.1 struct:
+ * a smaller size is ACTOR_EINVAL). */
+typedef struct actor_supervisor_spec {
+    size_t size;             /* sizeof(actor_supervisor_spec)                  */
+    int strategy;            /* ACTOR_ONE_FOR_ONE, _ONE_FOR_ALL, _REST_FOR_ONE */
+    unsigned intensity;      /* more restarts than this within period_ms: the
+                                supervisor gives up (0: at the first restart) */
+    unsigned period_ms;      /* the window of intensity, > 0                   */
+    unsigned backoff_ms;     /* delay before a restart round, doubling; 0: none */
+    unsigned backoff_max_ms; /* the most the delay doubles to                  */
+} actor_supervisor_spec;
+/*
+ * Spawns a supervisor: an actor whose children (spawned with state NULL,
+ * so the class's state size) are restarted in place: finalize and
+ * state_free run, a fresh zeroed state is made, init runs again, and the
+ * child's address, every copy of it, stays valid. What was queued stays
+ * queued for the new incarnation; the message being handled when it failed
+ * is lost (a request in it completes ACTOR_ECANCELED, or as its handler's
+ * return says). A restart is not Done: joiners and monitors see only the
+ * final stop; its name (actor_name_register) stays.
+ * PERMANENT children restart after any stop, TRANSIENT after a failure
+ * only, TEMPORARY never; a child stopped by actor_supervisor_stop_child, by
+ * its supervisor's stop or by the runtime's shutdown is never restarted.
+ * ONE_FOR_ONE restarts the child alone, ONE_FOR_ALL all children, and
+ * REST_FOR_ONE the child and those started after it: the others are
+ * stopped (after their current message, ahead of what is queued to them)
+ * and all restarted in start order (scheduled in that order: inits on
+ * different workers may overlap). A restart round waits backoff_ms first,
+ * doubling at each round up to backoff_max_ms, back to backoff_ms after a
+ * period without restarts.
+ * More than `intensity` restarts within `period_ms`: the supervisor gives
+ * up and fails with the last child's reason (a warning is logged), so a
+ * supervisor above it applies its own policy: trees escalate.
+ * When a supervisor stops (interrupt, its last address released, giving
+ * up, shutdown) it stops its children in reverse start order, each Done
+ * (or, when it is itself to be restarted in place, stopped for that
+ * restart) before the next, and only then is Done itself (or restarted,
+ * with its children restarted in place after it). The supervisor holds a
+ * counted address of each child until the child is Done.
+ * Returns ACTOR_OK and *out; ACTOR_EINVAL (NULL, a strategy out of range,
+ * period_ms 0, a spec size below the 1.1 struct); ACTOR_ECLOSED;
+ * ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_supervisor_spawn(actor_runtime *rt, const actor_supervisor_spec *spec,
+                                     actor_addr **out);
+/*
+ * Starts a child of class `cls` under `sup` with a restart type; *child is
+ * a counted address for the caller. ACTOR_EINVAL (NULL, sup not a
+ * supervisor, restart type out of range, a class whose state the spawner
+ * must provide: a state_free but no state size); ACTOR_ECLOSED (the
+ * supervisor is stopping or Done, or the runtime shuts down); ACTOR_ENOMEM.
+ * Any thread.
+ */
+ACTOR_API int actor_supervisor_start_child(actor_addr *sup, actor_class *cls, int restart,
+                                           actor_addr **child);
+/* As start_child, for a supervisor under `sup`: a subtree. */
+ACTOR_API int actor_supervisor_start_supervisor(actor_addr *sup,
+                                                const actor_supervisor_spec *spec, int restart,
+                                                actor_addr **child);
+/* Stops a child for good (after its current message; never restarted).
+ * Returns at once: join the child to wait for it. ACTOR_OK; ACTOR_ENOENT
+ * (not a child of sup: a stranger, or Done already); ACTOR_EINVAL (NULL,
+ * sup not a supervisor). Any thread. */
+ACTOR_API int actor_supervisor_stop_child(actor_addr *sup, actor_addr *child);
+/* In-place restarts of the actor so far (0 for one never supervised).
+ * ACTOR_OK and *out, or ACTOR_EINVAL. Any thread. */
+ACTOR_API int addr_restarts(const actor_addr *a, unsigned long long *out);
+
+/*
+ * Names, per runtime, following the type-name rule (1 to 64 characters of
+ * [A-Za-z0-9_.:-]; else ACTOR_EINVAL). The registry holds a counted address
+ * until the actor is Done (then the name is free again) or the name is
+ * unregistered: a registered actor does not stop at the release of the
+ * other addresses. A restarted child keeps its name.
+ * register: ACTOR_OK; ACTOR_EBUSY (taken); ACTOR_EINVAL (NULL, bad name, an
+ * actor of another runtime); ACTOR_ECLOSED (Done); ACTOR_ENOMEM.
+ * unregister: ACTOR_OK or ACTOR_ENOENT. lookup: ACTOR_OK and a counted
+ * *out, or ACTOR_ENOENT. Any thread.
+ */
+ACTOR_API int actor_name_register(actor_runtime *rt, const char *name, actor_addr *a);
+ACTOR_API int actor_name_unregister(actor_runtime *rt, const char *name);
+ACTOR_API int actor_name_lookup(actor_runtime *rt, const char *name, actor_addr **out);
+
+/* ------------------------------------------------------------------------ */
 /* Plugins and logging                                                       */
 /* ------------------------------------------------------------------------ */
 

@@ -85,15 +85,16 @@ static void count_one(_Atomic uint64_t *counter)
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
-enum { SEND_PLAIN, SEND_WAITING };
+enum { SEND_PLAIN, SEND_WAITING, SEND_EXACT };
 
 /* addr_send, and a try of addr_send_wait (which neither drops nor counts
- * its refusals: it waits instead). */
+ * its refusals: it waits instead), and actori_send_event (SEND_EXACT: as
+ * addr_send, but a DROP mailbox's drop answers ACTOR_EFULL). */
 static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                       int mode)
 {
     int rc = check_message(a, t, payload, len, 0);
-    if (rc == ACTOR_ECLOSED && mode == SEND_PLAIN && !ACTORI_INHERITED(a))
+    if (rc == ACTOR_ECLOSED && mode != SEND_WAITING && !ACTORI_INHERITED(a))
         actori_cell_dead_letter(a, t, payload, len, ACTOR_ECLOSED);
     if (rc != ACTOR_OK)
         return rc;
@@ -103,7 +104,7 @@ static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload
         if (a->cls->overflow == ACTOR_OVERFLOW_DROP) {
             count_one(&a->dropped);
             actori_cell_dead_letter(a, t, payload, len, ACTOR_EFULL);
-            return ACTOR_OK;
+            return mode == SEND_EXACT ? ACTOR_EFULL : ACTOR_OK;
         }
         count_one(&a->rejected);
         return ACTOR_EFULL;
@@ -120,6 +121,11 @@ static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload
 int addr_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len)
 {
     return send_event(a, t, payload, len, SEND_PLAIN);
+}
+
+int actori_send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len)
+{
+    return send_event(a, t, payload, len, SEND_EXACT);
 }
 
 /* A manual runtime has room for a once it ran a's messages down. */
@@ -279,8 +285,27 @@ int addr_stats(const actor_addr *a, actor_stats *out)
     s.canceled = atomic_load_explicit(&c->canceled, memory_order_relaxed);
     s.queued = atomic_load_explicit(&c->queued, memory_order_relaxed);
     s.queued_peak = atomic_load_explicit(&c->queued_peak, memory_order_relaxed);
+    s.restarts = actori_cell_restarts(a);
     s.received = s.handled + s.dropped + s.expired + s.canceled + s.queued;
     memcpy(out, &s, s.size);
+    return ACTOR_OK;
+}
+
+int addr_exit_reason(const actor_addr *a, int *reason)
+{
+    if (a == NULL || reason == NULL)
+        return ACTOR_EINVAL;
+    if (!addr_is_done(a)) /* acquire: the reason was written before Done */
+        return ACTOR_EAGAIN;
+    *reason = a->exit_reason;
+    return ACTOR_OK;
+}
+
+int addr_restarts(const actor_addr *a, unsigned long long *out)
+{
+    if (a == NULL || out == NULL)
+        return ACTOR_EINVAL;
+    *out = actori_cell_restarts(a);
     return ACTOR_OK;
 }
 

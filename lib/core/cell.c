@@ -13,6 +13,16 @@
 #include "timer.h"
 
 static actor_ctx *ctx_of(actor_addr *a) { return (actor_ctx *)a; }
+
+static const actori_sup_ops *_Atomic sup_ops;
+
+void actori_sup_ops_register(const actori_sup_ops *table)
+{
+    atomic_store_explicit(&sup_ops, table, memory_order_release);
+}
+
+static const actori_sup_ops *ops(void) { return atomic_load_explicit(&sup_ops, memory_order_acquire); }
+
 static actor_addr *cell_of(actor_ctx *ctx) { return (actor_addr *)ctx; }
 
 void actori_cell_ref(actor_addr *a)
@@ -25,18 +35,67 @@ void actori_cell_unref(actor_addr *a)
     /* acq_rel: the last owner sees every write of the others before freeing. */
     if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
         actor_runtime *rt = a->home;
+        actori_fail *f = actori_cell_fail_if(a);
+        if (f != NULL && f->group != NULL)
+            ops()->group_free(f->group);
+        actori_free(f);
         actori_class_release(a->cls);
         actori_free(a);
         actori_runtime_release(rt);
     }
 }
 
+/* A supervised child: its supervisor may restart it in place. */
+static bool supervised(const actor_addr *a)
+{
+    actori_fail *f = actori_cell_fail_if(a);
+    return f != NULL && f->link != NULL;
+}
+
 static void cell_stop(actor_addr *a)
 {
     a->stopping = 1;
-    /* release: a sender that sees STOPPING and returns ECLOSED needs nothing
-     * else; the bit only turns senders away early. */
-    atomic_fetch_or_explicit(&a->status, ACTORI_S_STOPPING, memory_order_release);
+    /* A supervised child keeps taking messages: they are for the next
+     * incarnation if it is restarted, drained at its Done if not. */
+    if (!supervised(a))
+        /* release: a sender that sees STOPPING and returns ECLOSED needs
+         * nothing else; the bit only turns senders away early. */
+        atomic_fetch_or_explicit(&a->status, ACTORI_S_STOPPING, memory_order_release);
+}
+
+actori_fail *actori_cell_fail(actor_addr *a)
+{
+    actori_fail *f = actori_cell_fail_if(a);
+    if (f != NULL)
+        return f;
+    actori_fail *made = actori_calloc(1, sizeof *made);
+    if (made == NULL)
+        return NULL;
+    /* acq_rel: publish the zeroed block; on a lost race, see the winner's. */
+    if (!atomic_compare_exchange_strong_explicit(&a->fail, &f, made, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        actori_free(made);
+        return f;
+    }
+    return made;
+}
+
+
+void actori_cell_request_stop(actor_addr *a)
+{
+    atomic_store_explicit(&a->stop_req, 1, memory_order_release);
+    /* Wake it if idle: the embedded WAKE message, queued once at a time
+     * (the same handshake as CLOSE's). */
+    if (atomic_exchange_explicit(&a->wake_queued, 1, memory_order_seq_cst) == 0)
+        actori_cell_push(a, &a->wake_msg);
+}
+
+void actori_cell_resume(actor_addr *a, int word)
+{
+    /* The parked cell holds the consumer role, and nobody runs it: its
+     * fields are ours until the push into the ready queue publishes them. */
+    a->resume = (uint8_t)word;
+    actori_schedule(a);
 }
 
 static void default_fallback(actor_addr *a, const actor_msgtype *t, int err)
@@ -202,6 +261,15 @@ static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori
         handled = false;
         run_interrupt(a);
         break;
+    case ACTORI_WAKE:
+        handled = false;
+        atomic_store_explicit(&a->wake_queued, 0, memory_order_seq_cst);
+        break;
+    case ACTORI_DOWN:
+        handled = false;
+        actori_monitor_dispatch(a, e);
+        actori_env_free(e);
+        break;
     case ACTORI_CLOSE:
         handled = false;
         /* seq_cst pair with addr_release: either that release sees the flag
@@ -232,18 +300,21 @@ void actori_part_register(unsigned bit, actori_done_fn fn)
     atomic_store_explicit(&part_done[bit], fn, memory_order_release);
 }
 
-void actori_part_mark(actor_addr *a, unsigned bit)
+#define PARTS_CLOSED 0x80u /* finish took the bits: marking is too late */
+
+bool actori_part_mark(actor_addr *a, unsigned bit)
 {
-    /* seq_cst pair with finish: it sets Done, then reads these bits; a part
-     * marks, then checks Done (actori_part_mark's caller). One of the two
-     * sees the other; if both do, both clean up, so cleaning is idempotent. */
-    atomic_fetch_or_explicit(&a->parts, (uint8_t)(1u << bit), memory_order_seq_cst);
+    /* One RMW each on the same byte, here and in parts_done: either finish
+     * sees our bit, or we see its CLOSED bit. */
+    uint8_t old = atomic_fetch_or_explicit(&a->parts, (uint8_t)(1u << bit), memory_order_acq_rel);
+    return !(old & PARTS_CLOSED);
 }
 
 /* Tells the parts that keep something for a that a is stopping for good. */
 static void parts_done(actor_addr *a)
 {
-    uint8_t bits = atomic_load_explicit(&a->parts, memory_order_seq_cst);
+    uint8_t bits = atomic_fetch_or_explicit(&a->parts, PARTS_CLOSED, memory_order_acq_rel);
+    bits &= (uint8_t)~PARTS_CLOSED;
     for (unsigned i = 0; bits != 0; i++, bits >>= 1)
         if (bits & 1)
             atomic_load_explicit(&part_done[i], memory_order_acquire)(a);
@@ -295,8 +366,15 @@ static void drain(actor_addr *a, drain_count *n)
         case ACTORI_INTERRUPT:
             actori_env_free(e);
             break;
+        case ACTORI_DOWN:
+            actori_monitor_drop(e);
+            actori_env_free(e);
+            break;
         case ACTORI_CLOSE:
             atomic_store_explicit(&a->close_queued, 0, memory_order_seq_cst);
+            break;
+        case ACTORI_WAKE:
+            atomic_store_explicit(&a->wake_queued, 0, memory_order_seq_cst);
             break;
         case ACTORI_SHUTDOWN:
             break;
@@ -331,11 +409,15 @@ static void drain_final(actor_addr *a)
     report_drain(a, &n);
 }
 
-static void finish(actor_addr *a, actori_worker *w)
+/* The end of an incarnation: timers and the monitors it holds end,
+ * finalize and state_free run, the state goes. */
+static void finalize_incarnation(actor_addr *a, actori_worker *w)
 {
     actor_class *cls = a->cls;
+    a->finalized = 1;
     w->cur_type = NULL;    /* finalize handles no message */
     actori_timers_stop(a); /* before finalize: it may not start new ones */
+    actori_monitors_watcher_stop(a);
     if (cls->finalize != NULL)
         cls->finalize(ctx_of(a), a->state);
     if (a->state != NULL && cls->state_free != NULL)
@@ -343,7 +425,43 @@ static void finish(actor_addr *a, actori_worker *w)
     if (a->owns_state)
         actori_free(a->state);
     a->state = NULL;
+    a->owns_state = 0;
+}
 
+/* A new incarnation in place: the same cell, address and mailbox; a fresh
+ * zeroed state; init runs at the next turn. */
+static void restart(actor_addr *a)
+{
+    a->stopping = 0;
+    a->started = 0;
+    a->finalized = 0;
+    a->exit_reason = 0;
+    atomic_store_explicit(&a->stop_req, 0, memory_order_relaxed);
+    if (a->cls->state_size > 0) {
+        a->state = actori_calloc(1, a->cls->state_size);
+        if (a->state != NULL) {
+            a->owns_state = 1;
+        } else {
+            /* Fails at once, with the reason: its supervisor decides again. */
+            a->started = 1;
+            a->exit_reason = ACTOR_ENOMEM;
+            a->stopping = 1;
+        }
+    }
+    actori_fail *f = actori_cell_fail_if(a);
+    atomic_fetch_add_explicit(&f->restarts, 1, memory_order_relaxed);
+}
+
+/* The final end: what is queued is answered, the actor is Done, and who
+ * waits for that hears it. */
+static void finish(actor_addr *a, actori_worker *w)
+{
+    (void)w;
+    /* A supervised child turned senders away only now. */
+    atomic_fetch_or_explicit(&a->status, ACTORI_S_STOPPING, memory_order_release);
+    /* Before Done: once a joiner returns, its names and subscriptions are
+     * gone. */
+    parts_done(a);
     drain_count n = {0, 0, 0};
     drain(a, &n);
     report_drain(a, &n);
@@ -355,7 +473,10 @@ static void finish(actor_addr *a, actori_worker *w)
     uint32_t old = atomic_fetch_or_explicit(&a->status, ACTORI_S_DONE, memory_order_seq_cst);
     if (old & ACTORI_S_WAITERS)
         actori_futex_wake_all(&a->status);
-    parts_done(a);
+    actori_monitors_target_done(a);
+    actori_fail *f = actori_cell_fail_if(a);
+    if (f != NULL && f->link != NULL)
+        ops()->child_done(a);
     /* Senders waiting for room learn that there will be none. */
     atomic_fetch_or_explicit(&a->room, 1, memory_order_seq_cst);
     actori_cell_wake_room(a);
@@ -363,11 +484,64 @@ static void finish(actor_addr *a, actori_worker *w)
     actori_cell_unref(a); /* the runtime's reference */
 }
 
+/* What a stopping actor does next, in order: a supervisor first stops its
+ * children (and waits, parked, until they are stopped); finalize runs; a
+ * supervised child asks its supervisor, which restarts it in place (now, or
+ * later: parked meanwhile) or lets it be Done. Returns true when a is to
+ * run again at once (restarted), false when it is parked or Done. */
+static bool stop_path(actor_addr *a, actori_worker *w)
+{
+    actori_fail *f = actori_cell_fail_if(a);
+    /* Parking (a->parked) is set by the supervisor part under the lock its
+     * resumers take, before it returns: once they can see it parked they may
+     * schedule it, and this thread touches the cell no more. */
+    if (f != NULL && f->group != NULL && !a->finalized && ops()->group_stopping(a))
+        return false;
+    if (!a->finalized)
+        finalize_incarnation(a, w);
+    int word = ACTORI_RESUME_FINISH;
+    if (f != NULL && f->link != NULL && (word = ops()->child_stopped(a, a->exit_reason)) == 0)
+        return false;
+    if (word == ACTORI_RESUME_RESTART) {
+        restart(a);
+        if (f->group != NULL)
+            ops()->group_restarted(a);
+        return true;
+    }
+    finish(a, w);
+    return false;
+}
+
+/* A parked actor scheduled again: its supervisor's word. */
+static bool resume(actor_addr *a, actori_worker *w)
+{
+    a->parked = 0;
+    int word = a->resume;
+    a->resume = 0;
+    actori_fail *f = actori_cell_fail_if(a);
+    if (!a->finalized) /* a supervisor whose children are stopped now */
+        return stop_path(a, w);
+    if (word == ACTORI_RESUME_RESTART) {
+        restart(a);
+        if (f->group != NULL)
+            ops()->group_restarted(a);
+        return true;
+    }
+    finish(a, w);
+    return false;
+}
+
 bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
 {
     actori_worker *w = actori_tls_worker;
     w->cur = a;
     unsigned n = 0;
+    if (a->parked && !resume(a, w)) {
+        *ran += 1;
+        w->cur = NULL;
+        return false;
+    }
+again:
     if (!a->started) {
         a->started = 1;
         n = batch == 1; /* stepping by hand: init is a step of its own */
@@ -378,6 +552,7 @@ bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
             if (rc != 0) {
                 actori_log(ACTOR_LOG_ERROR, "actor of class %s: init failed: %d (%s)",
                            a->cls->name, rc, actor_strerror(rc));
+                a->exit_reason = rc;
                 cell_stop(a);
             }
         }
@@ -386,6 +561,10 @@ bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
         if (n == batch) {
             w->cur = NULL;
             return true;
+        }
+        if (__builtin_expect(atomic_load_explicit(&a->stop_req, memory_order_acquire), 0)) {
+            cell_stop(a); /* its supervisor's request: ahead of what is queued */
+            break;
         }
         actori_node *node = actori_mpscq_pop(&a->mbox);
         if (node == NULL) {
@@ -399,7 +578,12 @@ bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
             dispatch(a, w, (actori_msg *)node);
     }
     *ran += 1;
-    finish(a, w);
+    if (stop_path(a, w)) {
+        if (n < batch)
+            goto again;
+        w->cur = NULL;
+        return true;
+    }
     w->cur = NULL;
     return false;
 }
@@ -440,6 +624,27 @@ void actor_ctx_stop(actor_ctx *ctx)
 {
     if (ctx != NULL)
         cell_stop(cell_of(ctx));
+}
+
+void actor_ctx_fail(actor_ctx *ctx, int reason)
+{
+    if (ctx == NULL)
+        return;
+    actor_addr *a = cell_of(ctx);
+    if (reason == 0) {
+        actori_log(ACTOR_LOG_WARN, "actor of class %s: actor_ctx_fail with reason 0: failing "
+                                   "with ACTOR_EINVAL instead", a->cls->name);
+        reason = ACTOR_EINVAL;
+    }
+    if (!a->stopping || a->exit_reason == 0)
+        a->exit_reason = reason; /* the first failure is the reason */
+    cell_stop(a);
+}
+
+uint64_t actori_cell_restarts(const actor_addr *a)
+{
+    actori_fail *f = actori_cell_fail_if(a);
+    return f ? atomic_load_explicit(&f->restarts, memory_order_relaxed) : 0;
 }
 
 int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len)

@@ -44,7 +44,17 @@ struct actor_addr {
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;
+    actori_msg wake_msg;
+    _Atomic uint8_t wake_queued; /* wake_msg is in the mailbox               */
     uint8_t started, stopping, owns_state, shutdown_sent;
+    uint8_t parked;             /* stopped, waiting for its supervisor's word:
+                                   it keeps the consumer role meanwhile       */
+    uint8_t resume;             /* that word (ACTORI_RESUME_*), set before the
+                                   supervisor schedules it again             */
+    uint8_t finalized;          /* finalize ran for this incarnation          */
+    _Atomic uint8_t stop_req;   /* its supervisor asks it to stop (nonzero)   */
+    int exit_reason;            /* 0: stopped normally; published by Done     */
+    _Atomic(struct actori_fail *) fail; /* monitors, supervision; made at first use */
     _Atomic uint8_t parts;      /* ACTORI_PART_* bits: parts beside the core that
                                    must hear of a's Done (actori_part_done) */
     /* Written by the consumer per message, read by addr_stats: kept at the
@@ -67,6 +77,12 @@ void actori_cell_event_failed(actor_addr *a, const actor_msgtype *t, int err);
 void actori_cell_dead_letter(actor_addr *a, const actor_msgtype *t, const void *payload,
                              size_t len, int why);
 
+/* addr_send's path (checks, admission, DROP, dead letters) for parts beside
+ * the core (topics): ACTOR_OK only when the event was queued; a DROP
+ * mailbox's drop (counted and dead-lettered as for addr_send) answers
+ * ACTOR_EFULL here. Otherwise addr_send's codes. Any thread. */
+int actori_send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len);
+
 /* Wakes the senders waiting in addr_send_wait, if any. Any thread. */
 void actori_cell_wake_room(actor_addr *a);
 
@@ -81,21 +97,82 @@ actor_responder *actori_cell_take_request(actor_addr *a);
  * the actors concerned; the core calls them in that actor's finish, before
  * it is Done. The arrow points one way: the core knows only this slot. */
 typedef void (*actori_done_fn)(actor_addr *a);
-#define ACTORI_PARTS 8
+#define ACTORI_PARTS 7
+#define ACTORI_PART_TOPICS 0 /* compose/topic.c: subscriptions end at Done */
+#define ACTORI_PART_NAMES 1  /* failure/names.c: names are freed at Done   */
 /* Registers fn as part `bit` (a bit of 0..ACTORI_PARTS-1), once; then
- * marks a (any thread) so that fn runs right after a is Done (on the thread
- * that finishes it). A part marks, then checks addr_is_done: if a is Done
- * already, it cleans up itself; fn must tolerate being called for what was
- * cleaned up already. */
+ * marks a (any thread) so that fn runs when a stops for good, just before
+ * it is Done (on the thread that finishes it). mark returns false when that
+ * moment has passed already: the part cleans up itself then (fn must
+ * tolerate being called for what was cleaned up already). */
 void actori_part_register(unsigned bit, actori_done_fn fn);
-void actori_part_mark(actor_addr *a, unsigned bit);
+bool actori_part_mark(actor_addr *a, unsigned bit);
 
-/* The check a part makes after actori_part_mark (seq_cst: see there). */
-static inline bool actori_cell_done_sc(const actor_addr *a)
+/* What an actor has of failure handling, made at its first use (most
+ * actors never monitor nor are supervised: 8 bytes in the cell). */
+struct actori_monitor;
+struct actori_child;
+struct actori_group;
+typedef struct actori_fail {
+    struct actori_monitor *watching; /* monitors a holds (a's thread)        */
+    struct actori_monitor *watchers; /* monitors on a (its stripe lock)      */
+    struct actori_child *link;       /* a supervised child: its entry        */
+    struct actori_group *group;      /* a supervisor: its children           */
+    _Atomic uint64_t restarts;       /* in-place restarts                    */
+} actori_fail;
+
+/* a's failure block, made if needed (any thread; NULL on ENOMEM). */
+actori_fail *actori_cell_fail(actor_addr *a);
+
+/* a's failure block if it has one (any thread). */
+static inline actori_fail *actori_cell_fail_if(const actor_addr *a)
 {
-    return (atomic_load_explicit(&((actor_addr *)a)->status, memory_order_seq_cst) &
-            ACTORI_S_DONE) != 0;
+    return atomic_load_explicit(&((actor_addr *)a)->fail, memory_order_acquire);
 }
+
+enum { ACTORI_RESUME_RESTART = 1, ACTORI_RESUME_FINISH = 2 };
+
+/* What the supervisor part (lib/failure) does at a child's or a
+ * supervisor's turning points; registered when the first supervisor is
+ * made, so the core calls into failure handling only through this table. */
+typedef struct actori_sup_ops {
+    /* A supervisor enters its stop path: true while it must wait, parked,
+     * for its children to stop (it is resumed when they have). */
+    bool (*group_stopping)(actor_addr *sup);
+    /* A supervisor was restarted in place: restart its parked children. */
+    void (*group_restarted)(actor_addr *sup);
+    /* A supervisor's memory goes (its cell is freed). */
+    void (*group_free)(struct actori_group *g);
+    /* A supervised child's incarnation ended (finalize ran) with reason:
+     * ACTORI_RESUME_RESTART (now), ACTORI_RESUME_FINISH, or 0 (park: the
+     * supervisor resumes it later). */
+    int (*child_stopped)(actor_addr *child, int reason);
+    /* A supervised child is Done. */
+    void (*child_done)(actor_addr *child);
+} actori_sup_ops;
+
+void actori_sup_ops_register(const actori_sup_ops *ops);
+
+/* In-place restarts of a so far. Any thread. */
+uint64_t actori_cell_restarts(const actor_addr *a);
+
+/* Monitors (monitor.c). The watcher's thread: dispatch a DOWN envelope
+ * (on_down runs if the monitor is still on), or let one go. */
+void actori_monitor_dispatch(actor_addr *watcher, actori_env *e);
+void actori_monitor_drop(actori_env *e);
+/* The monitors a holds end (a's incarnation ends). a's thread. */
+void actori_monitors_watcher_stop(actor_addr *a);
+/* a is Done: a DOWN to every watcher. a's finishing thread. */
+void actori_monitors_target_done(actor_addr *a);
+
+/* Schedules a parked actor again with `word` (ACTORI_RESUME_*): it restarts
+ * in place, or goes on to be Done. The caller is the one that decided
+ * (its supervisor, under its lock). Any thread. */
+void actori_cell_resume(actor_addr *a, int word);
+
+/* Asks a to stop after its current message (its supervisor's request: it
+ * is checked before each message, ahead of what is queued). Any thread. */
+void actori_cell_request_stop(actor_addr *a);
 
 /* Appends m to a's mailbox; if that took it from empty, schedules a (or,
  * when a is Done, drops what is queued on this very thread). The caller holds

@@ -50,6 +50,7 @@ ACTORI_SETTER(actor_class_on_interrupt, interrupt, actor_interrupt_fn)
 ACTORI_SETTER(actor_class_on_fallback, fallback, actor_fallback_fn)
 ACTORI_SETTER(actor_class_on_any_event, any_event, actor_event_fn)
 ACTORI_SETTER(actor_class_on_any_request, any_request, actor_request_fn)
+ACTORI_SETTER(actor_class_on_down, on_down, actor_down_fn)
 
 int actor_class_set_state_free(actor_class *c, void (*free_fn)(void *state))
 {

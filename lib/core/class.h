@@ -29,6 +29,7 @@ struct actor_class {
     actor_fallback_fn fallback;
     actor_event_fn any_event;     /* for types without a handler of their own */
     actor_request_fn any_request;
+    actor_down_fn on_down;        /* a monitored actor is Done               */
     void (*state_free)(void *state);
     size_t state_size;
     uint32_t mailbox_cap;    /* 0: unbounded                                */

@@ -65,17 +65,50 @@ static void sift_down(actori_heap_entry *h, size_t n, size_t i)
     h[i] = e;
 }
 
+typedef struct timed_call {
+    actori_timed timed;
+    void (*fire)(void *);
+    void (*drop)(void *);
+    void *arg;
+} timed_call;
+
 static bool item_dead(actori_timed *item)
 {
-    return item->kind == ACTORI_TIMED_TIMER ? actori_timer_dead(item) : actori_deadline_dead(item);
+    switch (item->kind) {
+    case ACTORI_TIMED_TIMER: return actori_timer_dead(item);
+    case ACTORI_TIMED_DEADLINE: return actori_deadline_dead(item);
+    default: return false;
+    }
 }
 
 static void item_drop(actori_timed *item)
 {
-    if (item->kind == ACTORI_TIMED_TIMER)
+    if (item->kind == ACTORI_TIMED_TIMER) {
         actori_timer_drop(item);
-    else
+    } else if (item->kind == ACTORI_TIMED_DEADLINE) {
         actori_deadline_drop(item);
+    } else {
+        timed_call *call = (timed_call *)item;
+        call->drop(call->arg);
+        actori_free(call);
+    }
+}
+
+int actori_clock_call(actori_clock *c, uint64_t after_ms, void (*fire)(void *),
+                      void (*drop)(void *), void *arg)
+{
+    timed_call *call = actori_malloc(sizeof *call);
+    if (call == NULL)
+        return ACTOR_ENOMEM;
+    call->timed.due_ns = actori_clock_now(c) + after_ms * 1000000ull;
+    call->timed.kind = ACTORI_TIMED_CALL;
+    call->fire = fire;
+    call->drop = drop;
+    call->arg = arg;
+    int rc = actori_clock_arm(c, &call->timed);
+    if (rc != ACTOR_OK)
+        actori_free(call);
+    return rc;
 }
 
 /* Drops the dead items and rebuilds the heap: amortized O(1) per insert,
@@ -140,7 +173,11 @@ size_t actori_clock_fire_due(actori_clock *c, uint64_t now)
         if (c->n > 0)
             sift_down(c->heap, c->n, 0);
         fired++;
-        if (item->kind == ACTORI_TIMED_DEADLINE) {
+        if (item->kind == ACTORI_TIMED_CALL) {
+            timed_call *call = (timed_call *)item;
+            call->fire(call->arg);
+            actori_free(call);
+        } else if (item->kind == ACTORI_TIMED_DEADLINE) {
             actori_deadline_fire(item);
         } else if (actori_timer_fire(item, now) && !heap_insert(c, item)) {
             actori_log(ACTOR_LOG_ERROR, "the clock is out of memory: a repeating timer stops");

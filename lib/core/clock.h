@@ -21,7 +21,7 @@
 
 struct actor_runtime;
 
-enum { ACTORI_TIMED_TIMER = 1, ACTORI_TIMED_DEADLINE = 2 };
+enum { ACTORI_TIMED_TIMER = 1, ACTORI_TIMED_DEADLINE = 2, ACTORI_TIMED_CALL = 3 };
 
 /* The part of an armed item the clock sees (embedded in a timer record or
  * a responder). The item holds a reference for the clock while armed. */
@@ -81,6 +81,12 @@ int actori_clock_arm(actori_clock *c, actori_timed *item);
 /* The manual runtime's owner: takes what was armed, then fires every item
  * due at or before `now` in time order. Returns how many it fired. */
 size_t actori_clock_fire_due(actori_clock *c, uint64_t now);
+
+/* Calls fire(arg) `after_ms` from now on c's owner thread (or, if the
+ * clock goes first, drop(arg)): how a supervisor delays a restart.
+ * ACTOR_OK or ACTOR_ENOMEM. Any thread. */
+int actori_clock_call(actori_clock *c, uint64_t after_ms, void (*fire)(void *),
+                      void (*drop)(void *), void *arg);
 
 /* The manual runtime's owner: the earliest due time held (after taking what
  * was armed), or UINT64_MAX. */

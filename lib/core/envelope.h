@@ -16,7 +16,9 @@ enum actori_kind {
     ACTORI_TICK,      /* a timer's event: key and generation, then the payload      */
     ACTORI_INTERRUPT, /* addr_interrupt                                             */
     ACTORI_CLOSE,     /* embedded: the last counted address was released            */
-    ACTORI_SHUTDOWN   /* embedded: the runtime shuts down (an interrupt)            */
+    ACTORI_SHUTDOWN,  /* embedded: the runtime shuts down (an interrupt)            */
+    ACTORI_WAKE,      /* embedded: look at the supervisor's stop request            */
+    ACTORI_DOWN       /* a monitored actor is Done: the monitor and the reason      */
 };
 
 /* The part every mailbox message has; embedded control messages are just this. */

@@ -264,8 +264,14 @@ void actori_runtime_destroy(actor_runtime *rt)
 void actori_runtime_release(actor_runtime *rt)
 {
     /* acq_rel: the last one sees every cell's use of the struct. */
-    if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1) {
+        /* Here, not in actori_runtime_destroy: an address's subscribe may
+         * still be using the topics after actor_runtime_free returned. */
+        actori_rt_part *topics = atomic_load_explicit(&rt->topics, memory_order_acquire);
+        if (topics != NULL)
+            topics->destroy(topics);
         actori_free(rt);
+    }
 }
 
 int actor_runtime_new(unsigned threads, actor_runtime **out)
@@ -354,6 +360,12 @@ int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out)
 
 int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **out)
 {
+    return actori_spawn(rt, cls, state, NULL, NULL, out);
+}
+
+int actori_spawn(actor_runtime *rt, actor_class *cls, void *state,
+                 void (*prepare)(actor_addr *, void *), void *arg, actor_addr **out)
+{
     if (rt == NULL || cls == NULL || out == NULL)
         return ACTOR_EINVAL;
     /* A cheap early answer (no allocation to fail first); the check that
@@ -380,6 +392,7 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
     atomic_init(&a->close_queued, 0);
     a->close_msg.kind = ACTORI_CLOSE;
     a->shutdown_msg.kind = ACTORI_SHUTDOWN;
+    a->wake_msg.kind = ACTORI_WAKE;
     a->cls = cls;
     a->rt = rt;
     a->home = rt;
@@ -411,6 +424,8 @@ int actor_spawn(actor_runtime *rt, actor_class *cls, void *state, actor_addr **o
     pthread_mutex_unlock(&rt->lock);
 
     actori_class_acquire(cls);
+    if (prepare != NULL)
+        prepare(a, arg); /* before it can run: nobody else sees it yet */
     *out = a;
     actori_schedule(a);
     return ACTOR_OK;

@@ -50,6 +50,13 @@ typedef struct actori_worker {
     int started;
 } actori_worker;
 
+/* What a part beside the core keeps per runtime (compose/topic.c: the
+ * subscriptions), made at its first use; `destroy` frees it with the
+ * runtime's memory (actori_runtime_release), when no address is left. */
+typedef struct actori_rt_part {
+    void (*destroy)(struct actori_rt_part *p);
+} actori_rt_part;
+
 struct actor_runtime {
     actori_worker *workers;
     unsigned nworkers;
@@ -75,6 +82,7 @@ struct actor_runtime {
     _Atomic int driving;             /* manual: a thread is running it now  */
     uint64_t prng;                   /* manual: picks the next actor        */
     uint64_t start_ns;               /* threaded: when it started           */
+    _Atomic(actori_rt_part *) topics; /* compose/topic.c; NULL until used   */
 };
 
 /* Runs the manual runtime rt on this thread until done(arg) holds
@@ -123,6 +131,11 @@ static inline actor_addr *actori_ready_take(actori_worker *w, unsigned i)
     w->ready_count--;
     return actori_cell_of_sched(n);
 }
+
+/* actor_spawn, with `prepare` (if not NULL) run on the new cell before it
+ * is scheduled: how a supervisor links a child before its init. */
+int actori_spawn(actor_runtime *rt, actor_class *cls, void *state,
+                 void (*prepare)(actor_addr *, void *), void *arg, actor_addr **out);
 
 /* Runtime parts shared by runtime.c and manual.c. */
 int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out);
