@@ -615,6 +615,47 @@ ACTOR_API int actor_publish(actor_runtime *rt, const char *subject, const actor_
                             const void *payload, size_t len, size_t *delivered);
 
 /* ------------------------------------------------------------------------ */
+/* Composition: pools (1.1)                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* How a pool chooses the member for a message. */
+enum {
+    ACTOR_ROUTE_ROUND_ROBIN, /* each member in turn                              */
+    ACTOR_ROUTE_LEAST_QUEUED,/* the member with the fewest messages queued        */
+    ACTOR_ROUTE_HASH,        /* payload bytes [key_offset, +key_len) choose: the
+                                same key always reaches the same member          */
+    ACTOR_ROUTE_BROADCAST    /* every member (requests: ACTOR_EINVAL)            */
+};
+#define ACTOR_POOL_MAX_MEMBERS 65536u
+/* A pool's shape, with the `size` convention (the whole 1.1 struct). */
+typedef struct actor_pool_spec {
+    size_t size;                /* sizeof(actor_pool_spec)                         */
+    actor_class *cls;           /* the members' class; spawned with state NULL     */
+    unsigned members;           /* how many (0: one per worker thread)             */
+    int route;                  /* ACTOR_ROUTE_*                                   */
+    size_t key_offset, key_len; /* ACTOR_ROUTE_HASH: the key's bytes (key_len > 0) */
+} actor_pool_spec;
+/*
+ * Spawns a pool: `members` actors of `cls` behind one address that behaves
+ * like an actor's. addr_send, addr_send_wait and addr_interact(_within) go
+ * to one member, as `route` chooses (BROADCAST: every member; a send then
+ * returns ACTOR_OK when every member took it, else the first refusal's code,
+ * the others having taken it; addr_interact on a BROADCAST pool is
+ * ACTOR_EINVAL; a HASH key that does not fit the payload is ACTOR_EINVAL at
+ * the send); addr_interrupt interrupts every member; the pool is Done once
+ * every member is (so addr_join waits for all); addr_stats sums the
+ * members' counters; releasing the pool's last address stops the members,
+ * the last started first. Members are spread over the worker threads and
+ * stay where they are put; a member that fails is restarted in place, as a
+ * supervised child is (without a limit), so nothing sent to the pool
+ * meanwhile is refused. Returns ACTOR_OK and *out; ACTOR_EINVAL (NULL, a
+ * spec size below the 1.1 struct, route out of range, HASH with key_len 0,
+ * members over ACTOR_POOL_MAX_MEMBERS, members 0 on a manual runtime, a
+ * class whose state the spawner provides); ACTOR_ECLOSED; ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_pool_spawn(actor_runtime *rt, const actor_pool_spec *spec, actor_addr **out);
+
+/* ------------------------------------------------------------------------ */
 /* Failure: exit reasons, monitors, supervisors, names (1.1)                 */
 /* ------------------------------------------------------------------------ */
 

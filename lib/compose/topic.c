@@ -23,14 +23,14 @@
  * holds one memory reference (never a counted address: a subscription does
  * not keep its actor alive). The record goes with the actor's last
  * subscription, or at its Done through the core's parts slot
- * (ACTORI_PART_TOPICS). Subscribe marks the actor after inserting and then
- * checks Done with seq_cst; the core sets Done with seq_cst and then reads
- * the marks. Either the core sees the mark (and its Done hook, which takes
- * the lock after our unlock, removes what we inserted) or we see Done (and
- * remove it ourselves); both may happen, so removal is idempotent. For a
- * second subscription (the mark already set) the lock orders it: if the
- * Done hook's critical section came first, its Done store happens before
- * our check, which then sees it.
+ * (ACTORI_PART_TOPICS), which runs just before Done: a joiner that returns
+ * finds the subscriptions gone. Subscribe marks the actor after inserting;
+ * the mark and the core's close are RMWs (acq_rel) on the same byte, so
+ * one comes first. Mark first: the close reads our bit and, through the
+ * RMW chain, everything before it, our insert included; its Done hook
+ * (which takes the lock after our unlock) removes it. Close first: mark
+ * says so and we remove it ourselves (ACTOR_ECLOSED). Removal is
+ * idempotent, as the Done hook may also find nothing left.
  *
  * The trie itself is made at the first subscribe on a runtime and hangs on
  * the runtime (actor_runtime.topics); the core frees it with the runtime's
@@ -602,6 +602,8 @@ int actor_unsubscribe(actor_addr *a, const char *subject)
     topics *tp = topics_of(a->home, false);
     if (tp == NULL)
         return ACTOR_ENOENT;
+    if (addr_is_done(a))
+        return ACTOR_ENOENT; /* its subscriptions went before it was Done */
     bool oom = false, gone = false;
     int rc = ACTOR_ENOENT;
     pthread_rwlock_wrlock(&tp->lock);
@@ -648,10 +650,14 @@ static void take(collect *c, const tnode *n)
         c->cap = cap;
     }
     size_t before = c->n;
-    for (uint32_t i = 0; i < n->nsubs; i++)
-        /* classes are read-only once in use: no lock needed for this */
-        if (actori_event_handler(n->subs[i].a->cls, c->t) != NULL)
+    for (uint32_t i = 0; i < n->nsubs; i++) {
+        actor_addr *a = n->subs[i].a;
+        /* Classes are read-only once in use. A Done actor is no subscriber
+         * any more (not even for the dead-letter hook): its subscription is
+         * one that lost the race with its end, on its way out. */
+        if (actori_event_handler(a->cls, c->t) != NULL && !addr_is_done(a))
             c->v[c->n++] = n->subs[i];
+    }
     if (c->n > before)
         c->nodes++;
 }

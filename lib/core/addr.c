@@ -53,16 +53,21 @@ static int check_message(actor_addr *a, const actor_msgtype *t, const void *payl
  * here: two atomic RMWs per message would cost W4 about 12%. Any thread. */
 static int admit(actor_addr *a)
 {
-    uint32_t cap = a->cls->mailbox_cap;
-    if (cap == 0)
-        return ACTOR_OK;
-    uint32_t q = atomic_load_explicit(&a->queued, memory_order_relaxed);
-    do {
-        if (q >= cap)
-            return ACTOR_EFULL;
-    } while (!atomic_compare_exchange_weak_explicit(&a->queued, &q, q + 1, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    q++;
+    uint32_t cap = a->cls->mailbox_cap, q;
+    if (cap == 0) {
+        if (!a->counted)
+            return ACTOR_OK;
+        q = atomic_fetch_add_explicit(&a->queued, 1, memory_order_relaxed) + 1;
+    } else {
+        q = atomic_load_explicit(&a->queued, memory_order_relaxed);
+        do {
+            if (q >= cap)
+                return ACTOR_EFULL;
+        } while (!atomic_compare_exchange_weak_explicit(&a->queued, &q, q + 1,
+                                                        memory_order_relaxed,
+                                                        memory_order_relaxed));
+        q++;
+    }
     uint32_t peak = atomic_load_explicit(&a->queued_peak, memory_order_relaxed);
     while (q > peak && !atomic_compare_exchange_weak_explicit(&a->queued_peak, &peak, q,
                                                               memory_order_relaxed,
@@ -74,7 +79,7 @@ static int admit(actor_addr *a)
 /* Gives back a place taken by admit for a message that was never pushed. */
 static void unadmit(actor_addr *a)
 {
-    if (a->cls->mailbox_cap != 0) {
+    if (a->cls->mailbox_cap != 0 || a->counted) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
         actori_cell_wake_room(a);
     }
@@ -85,7 +90,29 @@ static void count_one(_Atomic uint64_t *counter)
     atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 }
 
-enum { SEND_PLAIN, SEND_WAITING, SEND_EXACT };
+enum { SEND_PLAIN = ACTORI_SEND_PLAIN, SEND_WAITING = ACTORI_SEND_WAITING,
+       SEND_EXACT = ACTORI_SEND_EXACT };
+
+static const actori_route_ops *_Atomic route_ops;
+
+void actori_route_ops_register(const actori_route_ops *ops)
+{
+    atomic_store_explicit(&route_ops, ops, memory_order_release);
+}
+
+/* A pool: what is sent to it goes to its members. One load of the class,
+ * which every send reads anyway. */
+static inline bool routed(const actor_addr *a)
+{
+    return a != NULL && __builtin_expect(a->cls->routes, 0);
+}
+
+static const actori_route_ops *routes(void)
+{
+    return atomic_load_explicit(&route_ops, memory_order_acquire);
+}
+
+void actori_route_free(void *route) { routes()->free(route); }
 
 /* addr_send, and a try of addr_send_wait (which neither drops nor counts
  * its refusals: it waits instead), and actori_send_event (SEND_EXACT: as
@@ -93,6 +120,8 @@ enum { SEND_PLAIN, SEND_WAITING, SEND_EXACT };
 static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                       int mode)
 {
+    if (routed(a))
+        return routes()->send(a, t, payload, len, mode);
     int rc = check_message(a, t, payload, len, 0);
     if (rc == ACTOR_ECLOSED && mode != SEND_WAITING && !ACTORI_INHERITED(a))
         actori_cell_dead_letter(a, t, payload, len, ACTOR_ECLOSED);
@@ -128,6 +157,11 @@ int actori_send_event(actor_addr *a, const actor_msgtype *t, const void *payload
     return send_event(a, t, payload, len, SEND_EXACT);
 }
 
+int actori_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len, int mode)
+{
+    return send_event(a, t, payload, len, mode);
+}
+
 /* A manual runtime has room for a once it ran a's messages down. */
 static bool has_room(void *arg)
 {
@@ -141,6 +175,8 @@ int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, s
 {
     if (a != NULL && actori_on_worker())
         return ACTOR_EDEADLK;
+    if (routed(a))
+        return routes()->send_wait(a, t, payload, len, timeout_ms);
     int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
     for (;;) {
         int rc = send_event(a, t, payload, len, SEND_WAITING);
@@ -172,6 +208,8 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
 {
     if (out == NULL)
         return ACTOR_EINVAL;
+    if (routed(a))
+        return routes()->interact(a, t, payload, len, timeout_ms, out);
     int rc = check_message(a, t, payload, len, 1);
     if (rc != ACTOR_OK)
         return rc;
@@ -209,6 +247,12 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
     return ACTOR_OK;
 }
 
+int actori_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                    int timeout_ms, actor_responder **out)
+{
+    return interact(a, t, payload, len, timeout_ms, out);
+}
+
 int addr_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                   actor_responder **out)
 {
@@ -227,6 +271,8 @@ int addr_interrupt(actor_addr *a)
 {
     if (a == NULL)
         return ACTOR_EINVAL;
+    if (routed(a))
+        return routes()->interrupt(a);
     int rc = actori_cell_open(a);
     if (rc != ACTOR_OK)
         return rc;
@@ -267,15 +313,11 @@ int addr_join(actor_addr *a, int timeout_ms)
     return ACTOR_OK;
 }
 
-int addr_stats(const actor_addr *a, actor_stats *out)
+void actori_cell_stats(const actor_addr *a, actor_stats *out)
 {
-    if (a == NULL || out == NULL ||
-        out->size < offsetof(actor_stats, restarts) + sizeof out->restarts)
-        return ACTOR_EINVAL;
     actor_addr *c = (actor_addr *)a;
     actor_stats s;
     memset(&s, 0, sizeof s);
-    s.size = out->size < sizeof s ? out->size : sizeof s;
     /* Relaxed reads of counters that move independently: exact once Done
      * (nothing moves then), a close picture before. */
     s.handled = atomic_load_explicit(&c->handled, memory_order_relaxed);
@@ -287,6 +329,24 @@ int addr_stats(const actor_addr *a, actor_stats *out)
     s.queued_peak = atomic_load_explicit(&c->queued_peak, memory_order_relaxed);
     s.restarts = actori_cell_restarts(a);
     s.received = s.handled + s.dropped + s.expired + s.canceled + s.queued;
+    s.size = sizeof s;
+    *out = s;
+}
+
+int addr_stats(const actor_addr *a, actor_stats *out)
+{
+    if (a == NULL || out == NULL ||
+        out->size < offsetof(actor_stats, restarts) + sizeof out->restarts)
+        return ACTOR_EINVAL;
+    actor_stats s;
+    if (routed(a)) {
+        int rc = routes()->stats(a, &s); /* the sums of the members */
+        if (rc != ACTOR_OK)
+            return rc;
+    } else {
+        actori_cell_stats(a, &s);
+    }
+    s.size = out->size < sizeof s ? out->size : sizeof s;
     memcpy(out, &s, s.size);
     return ACTOR_OK;
 }

@@ -38,6 +38,8 @@ void actori_cell_unref(actor_addr *a)
         actori_fail *f = actori_cell_fail_if(a);
         if (f != NULL && f->group != NULL)
             ops()->group_free(f->group);
+        if (f != NULL && f->route != NULL)
+            actori_route_free(f->route);
         actori_free(f);
         actori_class_release(a->cls);
         actori_free(a);
@@ -199,7 +201,7 @@ static inline void took_one(actor_addr *a)
     /* seq_cst pair with addr_send_wait: we decrement, then look for a
      * waiter; it announces itself, then looks at the count. One of the two
      * sees the other. */
-    if (a->cls->mailbox_cap != 0) {
+    if (a->cls->mailbox_cap != 0 || a->counted) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
         actori_cell_wake_room(a);
     }

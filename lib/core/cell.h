@@ -52,6 +52,10 @@ struct actor_addr {
     uint8_t resume;             /* that word (ACTORI_RESUME_*), set before the
                                    supervisor schedules it again             */
     uint8_t finalized;          /* finalize ran for this incarnation          */
+    uint8_t pinned;             /* never moves to another worker (pool members,
+                                   connections); set before it first runs   */
+    uint8_t counted;            /* counts queued even when unbounded (pool
+                                   members: least-queued routing)            */
     _Atomic uint8_t stop_req;   /* its supervisor asks it to stop (nonzero)   */
     int exit_reason;            /* 0: stopped normally; published by Done     */
     _Atomic(struct actori_fail *) fail; /* monitors, supervision; made at first use */
@@ -119,7 +123,36 @@ typedef struct actori_fail {
     struct actori_child *link;       /* a supervised child: its entry        */
     struct actori_group *group;      /* a supervisor: its children           */
     _Atomic uint64_t restarts;       /* in-place restarts                    */
+    void *route;                     /* a router's (pool's) own data         */
 } actori_fail;
+
+/* What an actor of a routing class (cls->routes: a pool) does with what is
+ * sent to it; registered by lib/compose when the first pool is made. */
+typedef struct actori_route_ops {
+    int (*send)(actor_addr *pool, const actor_msgtype *t, const void *payload, size_t len,
+                int mode);
+    int (*interact)(actor_addr *pool, const actor_msgtype *t, const void *payload, size_t len,
+                    int timeout_ms, actor_responder **out);
+    int (*send_wait)(actor_addr *pool, const actor_msgtype *t, const void *payload, size_t len,
+                     int timeout_ms);
+    int (*interrupt)(actor_addr *pool);
+    int (*stats)(const actor_addr *pool, actor_stats *out);
+    void (*free)(void *route); /* the pool's cell is freed */
+} actori_route_ops;
+void actori_route_ops_register(const actori_route_ops *ops);
+void actori_route_free(void *route);
+
+/* The send modes of actori_send: as addr_send; a try of addr_send_wait
+ * (no drop, refusals not counted); as addr_send but a DROP mailbox's drop
+ * answers ACTOR_EFULL (topics count it as not delivered). */
+enum { ACTORI_SEND_PLAIN, ACTORI_SEND_WAITING, ACTORI_SEND_EXACT };
+int actori_send(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                int mode);
+/* addr_interact (timeout_ms < 0) and addr_interact_within, for one actor. */
+int actori_interact(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                    int timeout_ms, actor_responder **out);
+/* An actor's own counters (actor_stats), into *s (all of it). */
+void actori_cell_stats(const actor_addr *a, actor_stats *s);
 
 /* a's failure block, made if needed (any thread; NULL on ENOMEM). */
 actori_fail *actori_cell_fail(actor_addr *a);

@@ -34,6 +34,8 @@ struct actor_class {
     size_t state_size;
     uint32_t mailbox_cap;    /* 0: unbounded                                */
     uint8_t overflow;        /* ACTOR_OVERFLOW_*                            */
+    uint8_t routes;          /* an internal class whose actors route what is
+                                sent to them (pools: actori_route_ops)      */
     void *userdata;
     actori_handler_slot *table; /* by type; read-only once in use; NULL: none */
     uint32_t mask;              /* table size - 1 (a power of two)           */

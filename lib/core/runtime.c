@@ -113,7 +113,7 @@ static bool spin_for_work(actori_worker *w)
 void actori_schedule_woken(actor_addr *a)
 {
     actori_worker *here = actori_tls_worker;
-    if (here != NULL && here != a->worker && here->rt == a->worker->rt) {
+    if (here != NULL && here != a->worker && here->rt == a->worker->rt && !a->pinned) {
         a->worker = here;
         atomic_store_explicit(&here->migrations,
                               atomic_load_explicit(&here->migrations, memory_order_relaxed) + 1,
@@ -144,11 +144,16 @@ static void share_work(actori_worker *w)
     /* Claim it, so that two busy workers do not both flood it. */
     if (!atomic_exchange_explicit(&to->idle, 0, memory_order_relaxed))
         return;
-    unsigned moved = w->ready_count / 2;
-    for (unsigned n = moved; n > 0; n--) {
+    unsigned moved = 0;
+    for (unsigned n = w->ready_count / 2; n > 0; n--) {
         actor_addr *a = ready_pop(w);
+        if (a->pinned) { /* it stays: to the back of the queue */
+            actori_ready_push(w, a);
+            continue;
+        }
         a->worker = to;
         actori_schedule(a); /* to's inject queue, waking it if asleep */
+        moved++;
     }
     atomic_store_explicit(&w->migrations,
                           atomic_load_explicit(&w->migrations, memory_order_relaxed) + moved,

@@ -13,6 +13,8 @@
  * role; the supervisor resumes it later), or let go (it is Done). Parking
  * is committed under the lock, so whoever resumes it later sees it parked.
  * Lock order: a child's group, then its supervisor's group, never back. */
+#include "sup.h"
+
 #include "alloc.h"
 #include "cell.h"
 #include "log.h"
@@ -56,6 +58,7 @@ typedef struct actori_group {
     int self_word;      /* the supervisor's own fate, asked of its parent first */
     int self_decided;
     int self_waiting;   /* the supervisor is parked until its children stopped */
+    int auto_stop;      /* stops once its last child is Done (a pool)        */
 } actori_group;
 
 static actor_class *sup_class;
@@ -115,6 +118,8 @@ static void wake(actori_child *e, int word)
  * within `period_ms`: the supervisor gives up. */
 static bool restart_allowed(actori_group *g, uint64_t now)
 {
+    if (g->auto_stop)
+        return true; /* a pool: its members are always restarted */
     unsigned intensity = g->spec.intensity;
     if (intensity == 0)
         return false;
@@ -389,6 +394,8 @@ static void child_done(actor_addr *child)
         g->last = e->prev;
     if (g->stopping)
         stop_next(g);
+    else if (g->auto_stop && g->first == NULL)
+        actori_cell_request_stop(g->self);
     pthread_mutex_unlock(&g->lock);
     actori_cell_fail_if(child)->link = NULL;
     actori_free(e);
@@ -415,12 +422,16 @@ static const actori_sup_ops the_ops = {
 typedef struct link_arg {
     actori_group *group; /* the new supervisor's record, or NULL */
     actori_child *entry; /* its entry in its supervisor, or NULL */
+    void (*prepare)(actor_addr *, void *); /* the caller's, or NULL */
+    void *prepare_arg;
     int failed;
 } link_arg;
 
 static void link_cell(actor_addr *a, void *arg)
 {
     link_arg *l = arg;
+    if (l->prepare != NULL)
+        l->prepare(a, l->prepare_arg);
     actori_fail *f = actori_cell_fail(a);
     if (f == NULL) {
         l->failed = 1;
@@ -462,19 +473,20 @@ static actori_group *group_new(const actor_supervisor_spec *spec)
     return g;
 }
 
-/* Spawns a supervised child (cls, or a supervisor when cls is NULL) under
- * sup, or a top supervisor when sup is NULL. */
+/* Spawns a supervised child (cls, or a supervisor of class group_cls when
+ * spec is not NULL) under sup, or a top supervisor when sup is NULL. */
 static int spawn_linked(actor_runtime *rt, actor_addr *sup, actor_class *cls,
-                        const actor_supervisor_spec *spec, int restart, actor_addr **out)
+                        const actor_supervisor_spec *spec, actor_class *group_cls,
+                        int auto_stop, int restart, link_arg l, actor_addr **out)
 {
     pthread_once(&sup_once, make_class);
     if (sup_class == NULL)
         return ACTOR_ENOMEM;
-    link_arg l = {NULL, NULL, 0};
-    if (cls == NULL) {
-        cls = sup_class;
+    if (spec != NULL) {
+        cls = group_cls != NULL ? group_cls : sup_class;
         if ((l.group = group_new(spec)) == NULL)
             return ACTOR_ENOMEM;
+        l.group->auto_stop = auto_stop;
     }
     actori_group *parent = group_of(sup);
     if (parent != NULL) {
@@ -532,7 +544,33 @@ int actor_supervisor_spawn(actor_runtime *rt, const actor_supervisor_spec *spec,
 {
     if (rt == NULL || out == NULL || check_spec(spec) != ACTOR_OK)
         return ACTOR_EINVAL;
-    return spawn_linked(rt, NULL, NULL, spec, 0, out);
+    link_arg l = {0};
+    return spawn_linked(rt, NULL, NULL, spec, NULL, 0, 0, l, out);
+}
+
+int actori_sup_spawn(actor_runtime *rt, const actor_supervisor_spec *spec, actor_class *cls,
+                     actor_addr **out)
+{
+    link_arg l = {0};
+    return spawn_linked(rt, NULL, NULL, spec, cls, 1, 0, l, out);
+}
+
+int actori_sup_start(actor_addr *sup, actor_class *cls, int restart,
+                     void (*prepare)(actor_addr *, void *), void *arg, actor_addr **child)
+{
+    link_arg l = {0};
+    l.prepare = prepare;
+    l.prepare_arg = arg;
+    return spawn_linked(sup->home, sup, cls, NULL, NULL, 0, restart, l, child);
+}
+
+void actori_sup_children(actor_addr *sup, void (*each)(actor_addr *child, void *), void *arg)
+{
+    actori_group *g = group_of(sup);
+    pthread_mutex_lock(&g->lock);
+    for (actori_child *e = g->first; e != NULL; e = e->next)
+        each(e->cell, arg);
+    pthread_mutex_unlock(&g->lock);
 }
 
 static int check_child_call(actor_addr *sup, int restart, actor_addr **child)
@@ -554,7 +592,8 @@ int actor_supervisor_start_child(actor_addr *sup, actor_class *cls, int restart,
      * size) cannot be restarted in place. */
     if (cls->state_size == 0 && cls->state_free != NULL)
         return ACTOR_EINVAL;
-    return spawn_linked(sup->home, sup, cls, NULL, restart, child);
+    link_arg l = {0};
+    return spawn_linked(sup->home, sup, cls, NULL, NULL, 0, restart, l, child);
 }
 
 int actor_supervisor_start_supervisor(actor_addr *sup, const actor_supervisor_spec *spec,
@@ -563,7 +602,8 @@ int actor_supervisor_start_supervisor(actor_addr *sup, const actor_supervisor_sp
     int rc = check_child_call(sup, restart, child);
     if (rc != ACTOR_OK || check_spec(spec) != ACTOR_OK)
         return ACTOR_EINVAL;
-    return spawn_linked(sup->home, sup, NULL, spec, restart, child);
+    link_arg l = {0};
+    return spawn_linked(sup->home, sup, NULL, spec, NULL, 0, restart, l, child);
 }
 
 int actor_supervisor_stop_child(actor_addr *sup, actor_addr *child)
