@@ -6,7 +6,7 @@
 static const int known_codes[] = {
     ACTOR_OK,         ACTOR_EINVAL, ACTOR_ENOMEM,  ACTOR_ECLOSED, ACTOR_ETIMEDOUT,
     ACTOR_ECANCELED,  ACTOR_ENOHANDLER, ACTOR_ETYPE, ACTOR_EHANDLER, ACTOR_EDEADLK,
-    ACTOR_EBUSY,      ACTOR_EAGAIN, ACTOR_EFULL,
+    ACTOR_EBUSY,      ACTOR_EAGAIN, ACTOR_EFULL,   ACTOR_ENOENT,  ACTOR_EEXPIRED,
 };
 #define NKNOWN (sizeof known_codes / sizeof known_codes[0])
 
@@ -46,7 +46,7 @@ static void strerror_known_codes_distinct(void **state)
 static void strerror_unknown_codes(void **state)
 {
     (void)state;
-    const int unknown[] = {1, 2, -13, -14, -100, 1000, INT_MIN, INT_MAX};
+    const int unknown[] = {1, 2, -15, -16, -100, 1000, INT_MIN, INT_MAX};
     for (size_t u = 0; u < sizeof unknown / sizeof unknown[0]; u++) {
         const char *s = actor_strerror(unknown[u]);
         assert_non_null(s);

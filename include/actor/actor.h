@@ -781,6 +781,85 @@ ACTOR_API int actor_name_unregister(actor_runtime *rt, const char *name);
 ACTOR_API int actor_name_lookup(actor_runtime *rt, const char *name, actor_addr **out);
 
 /* ------------------------------------------------------------------------ */
+/* I/O: actors that own connections; a runtime on the user's event base    */
+/* (1.1)                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A frame the actor's connection received, between its other messages
+ * (`data` valid during the call). Nonzero fails the actor with that code. */
+typedef int (*actor_data_fn)(actor_ctx *ctx, void *state, const void *data, size_t len);
+/* How a connection's bytes are cut into frames. */
+enum {
+    ACTOR_FRAME_RAW,  /* chunks as they arrive, at most max_frame bytes each  */
+    ACTOR_FRAME_LINE, /* lines without their "\n" (nor a "\r" before it)       */
+    ACTOR_FRAME_LEN32 /* each frame behind its length, 4 bytes little-endian   */
+};
+/* The most a frame may be (max_frame); 0 in set_framing means 64 KiB. */
+#define ACTOR_FRAME_MAX ((size_t)1 << 30)
+/* Sets the class's frame handler (the setters' rules of actor classes). */
+ACTOR_API int actor_class_on_data(actor_class *c, actor_data_fn fn);
+/* Sets the framing (ACTOR_FRAME_*) and the largest frame a connection of
+ * the class accepts (0: 64 KiB; at most ACTOR_FRAME_MAX). A received frame
+ * over it ends the connection (reason ACTOR_EFULL). ACTOR_EINVAL for an
+ * unknown framing or a size over the limit; ACTOR_EBUSY once in use. */
+ACTOR_API int actor_class_set_framing(actor_class *c, int framing, size_t max_frame);
+
+/*
+ * Listens on `hostport` ("127.0.0.1:8080", "[::1]:0"; port 0 picks a free
+ * port, and `bound` (if not NULL) gets the address really bound, as
+ * "host:port", cut to bound_len). Each accepted socket is owned by a new
+ * actor of class `conn` (state NULL), driven by a libevent bufferevent on
+ * that actor's worker, which it never leaves. Received bytes reach its
+ * on_data one frame at a time, between its other messages (a class without
+ * on_data just drops them). The peer closing stops the actor (reason 0); a
+ * socket error (ACTOR_ECLOSED) or a frame over max_frame (ACTOR_EFULL)
+ * fails it; on_data returning nonzero fails it with that code. A connection
+ * actor lives until its connection ends (or it stops: its socket closes
+ * then, unsent bytes lost: actor_ctx_close flushes first). Reading pauses
+ * while more than 1 MiB (or 4 frames of max_frame, if larger) of received
+ * frames wait in its mailbox, so a slow actor slows its peer down instead of
+ * growing memory.
+ * The listener is an actor too (*listener, counted): interrupting it, or
+ * releasing its last address, closes the socket; its connections go on.
+ * Returns ACTOR_OK; ACTOR_EINVAL (NULL, a bad hostport, a manual runtime);
+ * ACTOR_EBUSY (the address is in use); ACTOR_ECLOSED (the runtime shuts
+ * down, or the socket could not be opened: logged); ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_tcp_listen(actor_runtime *rt, const char *hostport, actor_class *conn,
+                               actor_addr **listener, char *bound, size_t bound_len);
+/* Connects to `hostport`; *out (counted) is a new actor of class `conn`
+ * owning the connection, as an accepted one. It returns at once: a refused
+ * or failed connection stops the actor with reason ACTOR_ECLOSED. Codes as
+ * actor_tcp_listen. */
+ACTOR_API int actor_tcp_connect(actor_runtime *rt, const char *hostport, actor_class *conn,
+                                actor_addr **out);
+/* Inside a connection actor's callbacks: queues one frame with the class's
+ * framing (a "\n" after it; a length before it). ACTOR_OK; ACTOR_EFULL when
+ * more than the high-water mark (1 MiB) of written bytes are still unsent:
+ * nothing is queued (backpressure: retry later, or drop); ACTOR_EINVAL
+ * (NULL, not a connection actor, a frame over max_frame); ACTOR_ECLOSED
+ * (the connection is closing or gone); ACTOR_ENOMEM. */
+ACTOR_API int actor_ctx_write(actor_ctx *ctx, const void *data, size_t len);
+/* Closes the connection once what was written is sent (reading stops now);
+ * then the actor stops with reason 0. ACTOR_OK, ACTOR_EINVAL (not a
+ * connection actor), ACTOR_ECLOSED (closing already). */
+ACTOR_API int actor_ctx_close(actor_ctx *ctx);
+
+struct event_base;
+/*
+ * A one-worker runtime whose actors run on the user's own libevent base, on
+ * whichever thread dispatches it; other threads send as usual (they wake
+ * the base with event_active, so the base must have locking: call
+ * evthread_use_pthreads() before event_base_new()). Nothing of it runs
+ * while the base is not dispatched, and its handlers share the base's
+ * thread with the user's callbacks: never block there (addr_join and the
+ * like would wait forever). Free it after the user's loop stopped, from
+ * that thread: actor_runtime_free then runs the base itself until every
+ * actor is Done. ACTOR_OK and *out, ACTOR_EINVAL (NULL), ACTOR_ENOMEM.
+ */
+ACTOR_API int actor_runtime_new_on_base(struct event_base *base, actor_runtime **out);
+
+/* ------------------------------------------------------------------------ */
 /* Plugins and logging                                                       */
 /* ------------------------------------------------------------------------ */
 

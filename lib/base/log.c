@@ -19,6 +19,14 @@ static const char *level_name(int level)
     }
 }
 
+void actori_log_atfork(int lock)
+{
+    if (lock)
+        pthread_mutex_lock(&log_lock);
+    else
+        pthread_mutex_unlock(&log_lock);
+}
+
 void actor_set_log_handler(actor_log_fn fn, void *ud)
 {
     pthread_mutex_lock(&log_lock);

@@ -16,6 +16,15 @@ static actor_ctx *ctx_of(actor_addr *a) { return (actor_ctx *)a; }
 
 static const actori_sup_ops *_Atomic sup_ops;
 
+static const actori_io_ops *_Atomic io_ops;
+
+void actori_io_ops_register(const actori_io_ops *table)
+{
+    atomic_store_explicit(&io_ops, table, memory_order_release);
+}
+
+static const actori_io_ops *io(void) { return atomic_load_explicit(&io_ops, memory_order_acquire); }
+
 void actori_sup_ops_register(const actori_sup_ops *table)
 {
     atomic_store_explicit(&sup_ops, table, memory_order_release);
@@ -272,6 +281,13 @@ static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori
         actori_monitor_dispatch(a, e);
         actori_env_free(e);
         break;
+    case ACTORI_DATA:
+    case ACTORI_IO_END:
+        handled = false;
+        w->cur_type = NULL;
+        io()->dispatch(a, e);
+        actori_env_free(e);
+        break;
     case ACTORI_CLOSE:
         handled = false;
         /* seq_cst pair with addr_release: either that release sees the flag
@@ -372,6 +388,11 @@ static void drain(actor_addr *a, drain_count *n)
             actori_monitor_drop(e);
             actori_env_free(e);
             break;
+        case ACTORI_DATA:
+        case ACTORI_IO_END:
+            io()->drop(a, e);
+            actori_env_free(e);
+            break;
         case ACTORI_CLOSE:
             atomic_store_explicit(&a->close_queued, 0, memory_order_seq_cst);
             break;
@@ -420,6 +441,9 @@ static void finalize_incarnation(actor_addr *a, actori_worker *w)
     w->cur_type = NULL;    /* finalize handles no message */
     actori_timers_stop(a); /* before finalize: it may not start new ones */
     actori_monitors_watcher_stop(a);
+    actori_fail *f = actori_cell_fail_if(a);
+    if (f != NULL && f->io != NULL)
+        io()->stop(a); /* its socket closes: nothing more arrives */
     if (cls->finalize != NULL)
         cls->finalize(ctx_of(a), a->state);
     if (a->state != NULL && cls->state_free != NULL)

@@ -124,7 +124,18 @@ typedef struct actori_fail {
     struct actori_group *group;      /* a supervisor: its children           */
     _Atomic uint64_t restarts;       /* in-place restarts                    */
     void *route;                     /* a router's (pool's) own data         */
+    void *io;                        /* a connection's or listener's socket  */
 } actori_fail;
+
+/* What lib/io does for actors that own sockets: DATA and IO_END messages,
+ * and the end of an incarnation (the socket closes). Registered with the
+ * first socket. The actor's thread. */
+typedef struct actori_io_ops {
+    void (*dispatch)(actor_addr *a, actori_env *e);
+    void (*drop)(actor_addr *a, actori_env *e); /* queued at the stop */
+    void (*stop)(actor_addr *a);
+} actori_io_ops;
+void actori_io_ops_register(const actori_io_ops *ops);
 
 /* What an actor of a routing class (cls->routes: a pool) does with what is
  * sent to it; registered by lib/compose when the first pool is made. */

@@ -10,6 +10,14 @@
 static pthread_mutex_t class_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static actor_class *class_registry;
 
+void actori_class_atfork(int lock)
+{
+    if (lock)
+        pthread_mutex_lock(&class_registry_lock);
+    else
+        pthread_mutex_unlock(&class_registry_lock);
+}
+
 int actor_class_new(const char *name, actor_class **out)
 {
     if (out == NULL || !actori_name_valid(name))
@@ -51,6 +59,21 @@ ACTORI_SETTER(actor_class_on_fallback, fallback, actor_fallback_fn)
 ACTORI_SETTER(actor_class_on_any_event, any_event, actor_event_fn)
 ACTORI_SETTER(actor_class_on_any_request, any_request, actor_request_fn)
 ACTORI_SETTER(actor_class_on_down, on_down, actor_down_fn)
+ACTORI_SETTER(actor_class_on_data, on_data, actor_data_fn)
+
+int actor_class_set_framing(actor_class *c, int framing, size_t max_frame)
+{
+    if ((framing != ACTOR_FRAME_RAW && framing != ACTOR_FRAME_LINE &&
+         framing != ACTOR_FRAME_LEN32) ||
+        max_frame > ACTOR_FRAME_MAX)
+        return ACTOR_EINVAL;
+    int rc = settable(c);
+    if (rc == ACTOR_OK) {
+        c->framing = framing;
+        c->max_frame = max_frame;
+    }
+    return rc;
+}
 
 int actor_class_set_state_free(actor_class *c, void (*free_fn)(void *state))
 {

@@ -30,6 +30,9 @@ struct actor_class {
     actor_event_fn any_event;     /* for types without a handler of their own */
     actor_request_fn any_request;
     actor_down_fn on_down;        /* a monitored actor is Done               */
+    actor_data_fn on_data;        /* a frame its connection received (lib/io) */
+    int framing;                  /* ACTOR_FRAME_*                           */
+    size_t max_frame;             /* 0: the default (64 KiB)                 */
     void (*state_free)(void *state);
     size_t state_size;
     uint32_t mailbox_cap;    /* 0: unbounded                                */

@@ -18,7 +18,9 @@ enum actori_kind {
     ACTORI_CLOSE,     /* embedded: the last counted address was released            */
     ACTORI_SHUTDOWN,  /* embedded: the runtime shuts down (an interrupt)            */
     ACTORI_WAKE,      /* embedded: look at the supervisor's stop request            */
-    ACTORI_DOWN       /* a monitored actor is Done: the monitor and the reason      */
+    ACTORI_DOWN,      /* a monitored actor is Done: the monitor and the reason      */
+    ACTORI_DATA,      /* a frame its connection received (lib/io)                   */
+    ACTORI_IO_END     /* its connection ended: the reason (lib/io)                  */
 };
 
 /* The part every mailbox message has; embedded control messages are just this. */

@@ -38,6 +38,15 @@ typedef struct down_payload {
 #define M16 M4, M4, M4, M4
 static pthread_mutex_t stripes[STRIPES] = {M16, M16, M16, M16};
 
+void actori_monitor_atfork(int lock)
+{
+    for (unsigned i = 0; i < STRIPES; i++)
+        if (lock)
+            pthread_mutex_lock(&stripes[i]);
+        else
+            pthread_mutex_unlock(&stripes[STRIPES - 1 - i]);
+}
+
 static pthread_mutex_t *stripe_of(const actor_addr *target)
 {
     return &stripes[((uintptr_t)target >> 6) % STRIPES];

@@ -13,6 +13,14 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct actor_msgtype *registry;
 static uint32_t registry_count;
 
+void actori_msgtype_atfork(int lock)
+{
+    if (lock)
+        pthread_mutex_lock(&registry_lock);
+    else
+        pthread_mutex_unlock(&registry_lock);
+}
+
 bool actori_name_valid(const char *name)
 {
     if (name == NULL)

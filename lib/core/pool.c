@@ -23,6 +23,14 @@ typedef struct batch_head {
 } batch_head;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void actori_pool_atfork(int lock)
+{
+    if (lock)
+        pthread_mutex_lock(&pool_lock);
+    else
+        pthread_mutex_unlock(&pool_lock);
+}
 static batch_head *batches[ACTORI_POOL_CLASSES]; /* full batches             */
 static actori_node *loose[ACTORI_POOL_CLASSES];  /* single blocks (non-workers) */
 static size_t loose_count[ACTORI_POOL_CLASSES];

@@ -32,16 +32,36 @@
 _Thread_local actori_worker *actori_tls_worker __attribute__((tls_model("initial-exec")));
 _Atomic uint32_t actori_fork_gen;
 
-/* In a forked child only the forking thread exists: a worker's TLS pointer
- * is not set there, and every runtime made before is left alone. */
+/* The library's global locks, held across fork() so that a child never
+ * inherits one locked by a thread it does not have (outermost first: a
+ * thread holding a later one never takes an earlier one). */
+static void global_locks(int lock)
+{
+    static void (*const each[])(int) = {actori_names_atfork, actori_monitor_atfork,
+                                        actori_class_atfork, actori_msgtype_atfork,
+                                        actori_pool_atfork, actori_log_atfork};
+    const size_t n = sizeof each / sizeof each[0];
+    for (size_t i = 0; i < n; i++)
+        each[lock ? i : n - 1 - i](lock);
+}
+
+static void before_fork(void) { global_locks(1); }
+
+static void after_fork_in_parent(void) { global_locks(0); }
+
+/* In a forked child only the forking thread exists. Every runtime made
+ * before is left alone, and this thread is no worker here even if it forked
+ * from inside a handler: runtimes it makes now must work. */
 static void after_fork_in_child(void)
 {
+    global_locks(0);
+    actori_tls_worker = NULL;
     atomic_fetch_add_explicit(&actori_fork_gen, 1, memory_order_relaxed);
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-static void watch_forks(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
+static void watch_forks(void) { pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child); }
 
 /* libevent's locking is switched on once, before the first base; it can fail
  * (out of memory), so it is retried by the next runtime rather than once-only. */

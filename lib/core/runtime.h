@@ -137,6 +137,14 @@ static inline actor_addr *actori_ready_take(actori_worker *w, unsigned i)
 int actori_spawn(actor_runtime *rt, actor_class *cls, void *state,
                  void (*prepare)(actor_addr *, void *), void *arg, actor_addr **out);
 
+/* fork(): each global lock of the library is held across fork (1: take it
+ * before; 0: give it back after, in parent and child), in one order. */
+void actori_class_atfork(int lock);
+void actori_msgtype_atfork(int lock);
+void actori_pool_atfork(int lock);
+void actori_monitor_atfork(int lock);
+void actori_names_atfork(int lock);
+
 /* Runtime parts shared by runtime.c and manual.c. */
 int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out);
 void actori_runtime_destroy(actor_runtime *rt);

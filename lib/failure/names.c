@@ -25,6 +25,14 @@ typedef struct name_entry {
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 static name_entry *buckets[BUCKETS];
 
+void actori_names_atfork(int lock)
+{
+    if (lock)
+        pthread_mutex_lock(&names_lock);
+    else
+        pthread_mutex_unlock(&names_lock);
+}
+
 static unsigned bucket_of(const actor_runtime *rt, const char *name)
 {
     uint32_t h = 2166136261u ^ (uint32_t)((uintptr_t)rt >> 4);
