@@ -28,7 +28,7 @@ int actor_runtime_new_manual(uint64_t seed, actor_runtime **out)
     if (out == NULL)
         return ACTOR_EINVAL;
     actor_runtime *rt;
-    int rc = actori_runtime_make(1, true, &rt);
+    int rc = actori_runtime_make(1, true, NULL, &rt);
     if (rc != ACTOR_OK)
         return rc;
     rt->prng = seed;

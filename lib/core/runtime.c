@@ -186,9 +186,15 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
     (void)what;
     actori_worker *w = arg;
     if (atomic_load_explicit(&w->stop, memory_order_acquire)) {
-        event_base_loopbreak(w->base);
+        if (!w->embedded) /* never break the user's loop */
+            event_base_loopbreak(w->base);
         return;
     }
+    /* On the user's base, whichever thread dispatches it is this worker
+     * for the turn (and only then). */
+    actori_worker *outer = actori_tls_worker;
+    if (w->embedded)
+        actori_tls_worker = w;
     w->in_turn = 1;
     for (;;) {
         actori_node *n;
@@ -215,7 +221,7 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
             break;
         }
         atomic_store_explicit(&w->idle, 1, memory_order_relaxed);
-        if (spin_for_work(w))
+        if (!w->embedded && spin_for_work(w)) /* never spin on the user's thread */
             continue;
         atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
         if (actori_mpscq_is_empty(&w->inject))
@@ -224,6 +230,8 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
             break; /* a waker took the flag and has activated us */
     }
     w->in_turn = 0;
+    if (w->embedded)
+        actori_tls_worker = outer;
 }
 
 static void *worker_main(void *arg)
@@ -268,7 +276,9 @@ void actori_runtime_destroy(actor_runtime *rt)
         /* The worker threads are joined: nothing else touches these now. */
         if (w->wake != NULL)
             event_free(w->wake);
-        if (w->base != NULL)
+        if (w->embedded) /* no thread of ours gave its envelope cache back */
+            actori_pool_flush(&w->cache);
+        if (w->base != NULL && !w->embedded) /* the user's base is the user's */
             event_base_free(w->base);
     }
     if (rt->promises != NULL)
@@ -307,12 +317,20 @@ int actor_runtime_new(unsigned threads, actor_runtime **out)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n < 1 ? 1 : n > ACTORI_MAX_WORKERS ? ACTORI_MAX_WORKERS : (unsigned)n;
     }
-    return actori_runtime_make(threads, false, out);
+    return actori_runtime_make(threads, false, NULL, out);
+}
+
+int actor_runtime_new_on_base(struct event_base *base, actor_runtime **out)
+{
+    if (base == NULL || out == NULL)
+        return ACTOR_EINVAL;
+    return actori_runtime_make(1, false, base, out);
 }
 
 /* A runtime of `threads` workers; a manual one has one worker and neither
  * threads nor event bases: its callers run it. */
-int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out)
+int actori_runtime_make(unsigned threads, bool manual, struct event_base *user_base,
+                        actor_runtime **out)
 {
     if (!evthread_setup())
         return ACTOR_ENOMEM;
@@ -358,14 +376,15 @@ int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out)
         if (manual)
             continue;
         actori_event_alloc_failed(1);
-        w->base = event_base_new();
+        w->embedded = user_base != NULL;
+        w->base = user_base != NULL ? user_base : event_base_new();
         if (w->base != NULL)
             w->wake = event_new(w->base, -1, EV_PERSIST, worker_turn, w);
         /* A base whose lock could not be made would run unlocked. */
         if (w->wake == NULL || actori_event_alloc_failed(1))
             rc = ACTOR_ENOMEM;
     }
-    for (unsigned i = 0; i < threads && rc == ACTOR_OK && !manual; i++) {
+    for (unsigned i = 0; i < threads && rc == ACTOR_OK && !manual && user_base == NULL; i++) {
         actori_worker *w = &rt->workers[i];
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             actori_log(ACTOR_LOG_ERROR, "cannot start worker thread %u of %u", i, threads);
@@ -527,6 +546,46 @@ static bool no_actor_alive(void *arg)
     return none;
 }
 
+static int wait_idle_locked(actor_runtime *rt, int64_t deadline);
+
+static void embedded_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* A runtime on the user's base: its actors run only while the base is
+ * dispatched. Called with the user's loop stopped (as the header asks),
+ * it dispatches the base itself until every actor is Done; if the loop
+ * runs on another thread right now, it waits for that loop to do it. */
+static int embedded_drain(actor_runtime *rt, int64_t deadline)
+{
+    struct event_base *base = rt->workers[0].base;
+    struct event *tick = evtimer_new(base, embedded_tick, NULL);
+    int rc = ACTOR_OK;
+    while (!no_actor_alive(rt)) {
+        if (deadline >= 0 && actori_now_ms() >= deadline) {
+            rc = ACTOR_ETIMEDOUT;
+            break;
+        }
+        /* At most 100 ms per pass, so that the deadline is looked at. */
+        struct timeval tv = {0, 100000};
+        if (tick != NULL)
+            evtimer_add(tick, &tv);
+        if (event_base_loop(base, EVLOOP_ONCE) < 0) {
+            /* Dispatched elsewhere: let that loop run the actors. */
+            pthread_mutex_lock(&rt->lock);
+            rc = wait_idle_locked(rt, deadline);
+            pthread_mutex_unlock(&rt->lock);
+            break;
+        }
+    }
+    if (tick != NULL)
+        event_free(tick);
+    return rc;
+}
+
 static int wait_idle_locked(actor_runtime *rt, int64_t deadline)
 {
     while (rt->nlive > 0) {
@@ -566,7 +625,10 @@ int actor_runtime_shutdown(actor_runtime *rt, int timeout_ms)
         }
     }
     int rc;
-    if (rt->manual) {
+    if (rt->workers[0].embedded) {
+        pthread_mutex_unlock(&rt->lock);
+        rc = embedded_drain(rt, deadline);
+    } else if (rt->manual) {
         pthread_mutex_unlock(&rt->lock);
         /* Run the interrupts here; another thread running it: wait for it. */
         rc = actori_manual_drive(rt, no_actor_alive, rt);

@@ -40,6 +40,8 @@ typedef struct actori_worker {
     int cur_reply_refused;           /* actor_ctx_reply said ETYPE               */
     int timed;                       /* the runtime has a `handled` hook (set
                                         before the first spawn)             */
+    int embedded;                    /* on the user's base (new_on_base): no
+                                        thread of ours, never spins          */
     /* actor_runtime_stats: written by this worker, read by anyone. */
     _Atomic uint64_t handled, migrations;
     int in_turn;                     /* inside worker_turn: ready actors will run   */
@@ -146,7 +148,8 @@ void actori_monitor_atfork(int lock);
 void actori_names_atfork(int lock);
 
 /* Runtime parts shared by runtime.c and manual.c. */
-int actori_runtime_make(unsigned threads, bool manual, actor_runtime **out);
+int actori_runtime_make(unsigned threads, bool manual, struct event_base *user_base,
+                        actor_runtime **out);
 void actori_runtime_destroy(actor_runtime *rt);
 
 /* Drops a reference to rt's memory (the owner's, or a cell's). Any thread. */

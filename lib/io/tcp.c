@@ -369,14 +369,51 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
                (int)evconnlistener_get_fd(lev), evutil_socket_error_to_string(err));
 }
 
+/* "1.2.3.4:port" or "[v6]:port", numeric (no name lookup: nothing may
+ * block), port 0 to 65535 (libevent's parser refuses port 0). */
 static int parse_hostport(const char *hostport, struct sockaddr_storage *ss, int *len)
 {
-    if (hostport == NULL || strnlen(hostport, 256) >= 256)
+    if (hostport == NULL)
         return ACTOR_EINVAL;
-    *len = (int)sizeof *ss;
+    size_t n = strnlen(hostport, 128);
+    const char *colon = n < 128 ? strrchr(hostport, ':') : NULL;
+    if (colon == NULL || colon == hostport || colon[1] == '\0')
+        return ACTOR_EINVAL;
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *h = hostport;
+    size_t hlen = (size_t)(colon - hostport);
+    bool v6 = h[0] == '[';
+    if (v6) {
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return ACTOR_EINVAL;
+        h++;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof host)
+        return ACTOR_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    long port = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (*p - '0')) > 65535)
+            return ACTOR_EINVAL;
+    }
     memset(ss, 0, sizeof *ss);
-    if (evutil_parse_sockaddr_port(hostport, (struct sockaddr *)ss, len) != 0)
-        return ACTOR_EINVAL;
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+            return ACTOR_EINVAL;
+        *len = (int)sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+            return ACTOR_EINVAL;
+        *len = (int)sizeof *s4;
+    }
     return ACTOR_OK;
 }
 
