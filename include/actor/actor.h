@@ -722,8 +722,8 @@ typedef struct actor_supervisor_spec {
  * its supervisor's stop or by the runtime's shutdown is never restarted.
  * ONE_FOR_ONE restarts the child alone, ONE_FOR_ALL all children, and
  * REST_FOR_ONE the child and those started after it: the others are
- * stopped (after their current message, ahead of what is queued to them)
- * and all restarted in start order (scheduled in that order: inits on
+ * stopped (after at most a batch of 100 of their queued messages; the rest
+ * stays queued for their next incarnation) and all restarted in start order (scheduled in that order: inits on
  * different workers may overlap). A restart round waits backoff_ms first,
  * doubling at each round up to backoff_max_ms, back to backoff_ms after a
  * period without restarts.
@@ -756,7 +756,8 @@ ACTOR_API int actor_supervisor_start_child(actor_addr *sup, actor_class *cls, in
 ACTOR_API int actor_supervisor_start_supervisor(actor_addr *sup,
                                                 const actor_supervisor_spec *spec, int restart,
                                                 actor_addr **child);
-/* Stops a child for good (after its current message; never restarted).
+/* Stops a child for good (after at most a batch of 100 of its queued
+ * messages; the rest is drained at its Done; never restarted).
  * Returns at once: join the child to wait for it. ACTOR_OK; ACTOR_ENOENT
  * (not a child of sup: a stranger, or Done already); ACTOR_EINVAL (NULL,
  * sup not a supervisor). Any thread. */

@@ -275,6 +275,8 @@ static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori
     case ACTORI_WAKE:
         handled = false;
         atomic_store_explicit(&a->wake_queued, 0, memory_order_seq_cst);
+        if (atomic_load_explicit(&a->stop_req, memory_order_acquire))
+            cell_stop(a);
         break;
     case ACTORI_DOWN:
         handled = false;
@@ -583,14 +585,15 @@ again:
             }
         }
     }
+    /* Its supervisor's stop request, looked at once per batch (and by the
+     * WAKE message it queued): not per message, which would cost every
+     * actor. */
+    if (__builtin_expect(atomic_load_explicit(&a->stop_req, memory_order_acquire), 0))
+        cell_stop(a);
     for (; !a->stopping; n++) {
         if (n == batch) {
             w->cur = NULL;
             return true;
-        }
-        if (__builtin_expect(atomic_load_explicit(&a->stop_req, memory_order_acquire), 0)) {
-            cell_stop(a); /* its supervisor's request: ahead of what is queued */
-            break;
         }
         actori_node *node = actori_mpscq_pop(&a->mbox);
         if (node == NULL) {
