@@ -474,7 +474,7 @@ ACTOR_API int actor_ctx_reply(actor_ctx *ctx, const void *reply, size_t len);
 ACTOR_API int actor_ctx_defer(actor_ctx *ctx, actor_promise **out);
 
 /* In a request handler: the ms left before the current request's deadline
- * (addr_interact_within), 0 once passed; -1 when it has none, and outside
+ * (addr_interact_within), rounded up: 0 once passed; -1 when it has none, and outside
  * request handlers. */
 ACTOR_API int64_t actor_ctx_deadline_left(actor_ctx *ctx);
 
@@ -494,8 +494,9 @@ ACTOR_API int64_t actor_ctx_deadline_left(actor_ctx *ctx);
  * payload NULL with len > 0, an interval over 2^42 ms); ACTOR_ETYPE (len
  * does not fit t); ACTOR_ENOHANDLER (no event handler for t); ACTOR_ECLOSED
  * (the actor is stopping: after actor_ctx_stop, in finalize); ACTOR_ENOMEM.
- * A one-shot timer is active until its event is handled. Only inside the
- * actor's callbacks (init included).
+ * A one-shot timer is active until its event is taken (inside its own
+ * handler it is no longer active, so the handler may start the key again).
+ * Only inside the actor's callbacks (init included).
  */
 ACTOR_API int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
                                     const void *payload, size_t len, uint64_t after_ms,

@@ -104,48 +104,50 @@ typedef struct topics {
 
 /* ---- subjects ---- */
 
-static inline bool tok_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == ':' || c == '-';
-}
+/* [A-Za-z0-9_:-] as a bitmap of the 256 byte values. */
+static const uint64_t tok_chars[4] = {0x07FF200000000000ull, 0x07FFFFFE87FFFFFEull, 0, 0};
 
-/* Splits s into tokens (at most TOKENS_MAX, s at most SUBJECT_MAX bytes,
- * checked before anything else is read past that); wildcards only when
- * `wild`. Returns ACTOR_OK and *ntok, or ACTOR_EINVAL. */
+static inline bool tok_char(unsigned char c) { return (tok_chars[c >> 6] >> (c & 63)) & 1; }
+
+/* Splits s into tokens, one pass, hashing the literal ones (FNV-1a);
+ * wildcards only when `wild`. Reads no further than SUBJECT_MAX + 1 bytes
+ * nor past the TOKENS_MAX-th token: a huge subject is refused cheaply.
+ * Returns ACTOR_OK and *ntok, or ACTOR_EINVAL. */
 static int parse(const char *s, bool wild, token *tk, unsigned *ntok)
 {
-    size_t len = strnlen(s, SUBJECT_MAX + 1);
-    if (len == 0 || len > SUBJECT_MAX)
-        return ACTOR_EINVAL;
     unsigned n = 0;
     size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && s[i] != '.')
+    uint32_t h = 2166136261u;
+    bool plain = true; /* the token so far is of tok_char */
+    for (size_t i = 0;; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c != '.' && c != '\0') {
+            if (i >= SUBJECT_MAX)
+                return ACTOR_EINVAL;
+            plain &= tok_char(c);
+            h = (h ^ c) * 16777619u;
             continue;
+        }
         size_t tl = i - start;
         if (tl == 0 || n == TOKENS_MAX)
             return ACTOR_EINVAL;
-        const char *t = s + start;
         token *k = &tk[n++];
         k->off = (uint16_t)start;
         k->len = (uint16_t)tl;
-        k->hash = 0;
-        if (tl == 1 && (t[0] == '*' || t[0] == '>')) {
-            if (!wild || (t[0] == '>' && i != len))
+        k->hash = h;
+        k->kind = K_LIT;
+        if (tl == 1 && (s[start] == '*' || s[start] == '>')) {
+            if (!wild || (s[start] == '>' && c != '\0'))
                 return ACTOR_EINVAL;
-            k->kind = t[0] == '*' ? K_PWC : K_FWC;
-        } else {
-            uint32_t h = 2166136261u; /* FNV-1a */
-            for (size_t j = 0; j < tl; j++) {
-                if (!tok_char((unsigned char)t[j]))
-                    return ACTOR_EINVAL;
-                h = (h ^ (unsigned char)t[j]) * 16777619u;
-            }
-            k->hash = h;
-            k->kind = K_LIT;
+            k->kind = s[start] == '*' ? K_PWC : K_FWC;
+        } else if (!plain) {
+            return ACTOR_EINVAL;
         }
+        if (c == '\0')
+            break;
         start = i + 1;
+        h = 2166136261u;
+        plain = true;
     }
     *ntok = n;
     return ACTOR_OK;
@@ -175,8 +177,13 @@ static tnode *kid_find(const tnode *n, const char *tok, uint16_t len, uint32_t h
         tnode *k = n->kids[i];
         if (k == NULL)
             return NULL; /* at most half full: a probe ends */
-        if (k->hash == hash && k->len == len && memcmp(k->tok, tok, len) == 0)
-            return k;
+        if (k->hash == hash && k->len == len) {
+            uint16_t j = 0; /* tokens are short: no call */
+            while (j < len && k->tok[j] == tok[j])
+                j++;
+            if (j == len)
+                return k;
+        }
     }
 }
 
@@ -620,7 +627,10 @@ int actor_unsubscribe(actor_addr *a, const char *subject)
     return rc;
 }
 
-/* The matching subscribers of one publish. */
+/* The matching subscribers of one publish, each with a memory reference
+ * taken under the lock. Dropping one there (a duplicate, or on ENOMEM) is
+ * never the last: the subscriber record holds one until a writer removes
+ * it, which our read lock keeps out. */
 typedef struct collect {
     slot *v;
     size_t n, cap;
@@ -628,11 +638,13 @@ typedef struct collect {
     unsigned nodes;    /* nodes that contributed */
     bool oom;
     const actor_msgtype *t;
+    const actor_class *cls; /* the last class looked at, and whether it */
+    bool cls_ok;            /* has an event handler for t               */
 } collect;
 
 static void take(collect *c, const tnode *n)
 {
-    if (n->nsubs == 0)
+    if (n->nsubs == 0 || c->oom)
         return;
     if (c->n + n->nsubs > c->cap) {
         size_t cap = c->cap * 2;
@@ -652,11 +664,19 @@ static void take(collect *c, const tnode *n)
     size_t before = c->n;
     for (uint32_t i = 0; i < n->nsubs; i++) {
         actor_addr *a = n->subs[i].a;
-        /* Classes are read-only once in use. A Done actor is no subscriber
-         * any more (not even for the dead-letter hook): its subscription is
-         * one that lost the race with its end, on its way out. */
-        if (actori_event_handler(a->cls, c->t) != NULL && !addr_is_done(a))
-            c->v[c->n++] = n->subs[i];
+        /* Classes are read-only once in use (subscribers of one subject
+         * often share one). A Done actor is no subscriber any more, not
+         * even for the dead-letter hook: its subscription is one that lost
+         * the race with its end, on its way out (relaxed: a hint). */
+        if (a->cls != c->cls) {
+            c->cls = a->cls;
+            c->cls_ok = actori_event_handler(a->cls, c->t) != NULL;
+        }
+        if (!c->cls_ok ||
+            (atomic_load_explicit(&a->status, memory_order_relaxed) & ACTORI_S_DONE))
+            continue;
+        actori_cell_ref(a); /* memory only: it may stop meanwhile */
+        c->v[c->n++] = n->subs[i];
     }
     if (c->n > before)
         c->nodes++;
@@ -685,7 +705,8 @@ static int by_actor(const void *x, const void *y)
 }
 
 /* Each actor once: only an actor with more than one subscription can be
- * there twice, so only those are sorted. Under the lock (s->owner->n). */
+ * there twice, so only those are compared (pairwise when few, else
+ * sorted). Under the lock (s->owner->n); drops the duplicates' references. */
 static void dedupe(collect *c)
 {
     size_t multi = c->n; /* [multi, n): actors with more than one subscription */
@@ -698,13 +719,29 @@ static void dedupe(collect *c)
             i++;
         }
     }
-    if (c->n - multi < 2)
+    size_t nm = c->n - multi, w = multi;
+    if (nm < 2)
         return;
-    qsort(c->v + multi, c->n - multi, sizeof *c->v, by_actor);
-    size_t w = multi + 1;
-    for (size_t i = multi + 1; i < c->n; i++)
-        if (c->v[i].a != c->v[w - 1].a)
-            c->v[w++] = c->v[i];
+    if (nm <= 32) {
+        for (size_t i = multi; i < c->n; i++) {
+            size_t k = multi;
+            while (k < w && c->v[k].a != c->v[i].a)
+                k++;
+            if (k < w)
+                actori_cell_unref(c->v[i].a);
+            else
+                c->v[w++] = c->v[i];
+        }
+    } else {
+        qsort(c->v + multi, nm, sizeof *c->v, by_actor);
+        w = multi + 1;
+        for (size_t i = multi + 1; i < c->n; i++) {
+            if (c->v[i].a != c->v[w - 1].a)
+                c->v[w++] = c->v[i];
+            else
+                actori_cell_unref(c->v[i].a);
+        }
+    }
     c->n = w;
 }
 
@@ -728,14 +765,14 @@ int actor_publish(actor_runtime *rt, const char *subject, const actor_msgtype *t
     }
 
     slot stack[64];
-    collect c = {stack, 0, 64, stack, 0, false, t};
+    collect c = {stack, 0, 64, stack, 0, false, t, NULL, false};
     pthread_rwlock_rdlock(&tp->lock);
     match(&c, tp->root, subject, tk, 0, ntok);
-    if (!c.oom) {
-        if (c.nodes > 1)
-            dedupe(&c);
+    if (c.oom) {
         for (size_t i = 0; i < c.n; i++)
-            actori_cell_ref(c.v[i].a); /* memory only: it may stop meanwhile */
+            actori_cell_unref(c.v[i].a);
+    } else if (c.nodes > 1) {
+        dedupe(&c);
     }
     pthread_rwlock_unlock(&tp->lock);
     if (c.oom) {

@@ -233,6 +233,7 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
         r->has_deadline = 1;
         r->deadline.kind = ACTORI_TIMED_DEADLINE;
         r->deadline.due_ns = actori_clock_now(clock) + (uint64_t)timeout_ms * 1000000ull;
+        r->deadline_clock = clock;
         atomic_store_explicit(&r->refs, 3, memory_order_relaxed); /* + the clock's */
         if (actori_clock_arm(clock, &r->deadline) != ACTOR_OK) {
             actori_env_free(e);

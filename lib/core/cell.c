@@ -718,5 +718,6 @@ int64_t actor_ctx_deadline_left(actor_ctx *ctx)
     if (w == NULL || w->cur_due == 0)
         return -1;
     uint64_t now = actori_clock_now(&cell_of(ctx)->home->clock);
-    return now >= w->cur_due ? 0 : (int64_t)((w->cur_due - now) / 1000000);
+    /* Rounded up: 0 only once the deadline passed. */
+    return now >= w->cur_due ? 0 : (int64_t)((w->cur_due - now + 999999) / 1000000);
 }

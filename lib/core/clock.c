@@ -237,9 +237,9 @@ int actori_clock_arm(actori_clock *c, actori_timed *item)
             return ACTOR_ENOMEM;
         }
     }
+    uint64_t due = item->due_ns; /* once pushed, the item is the clock's */
     actori_mpscq_push(&c->arms, &item->node);
-    if (!c->manual &&
-        item->due_ns < atomic_load_explicit(&c->wake_at, memory_order_seq_cst)) {
+    if (!c->manual && due < atomic_load_explicit(&c->wake_at, memory_order_seq_cst)) {
         atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
         actori_futex_wake_all(&c->seq);
     }

@@ -129,6 +129,11 @@ int actor_runtime_advance(actor_runtime *rt, uint64_t ms)
     if ((rc = enter(rt)) != ACTOR_OK)
         return rc;
     actori_clock *c = &rt->clock;
+    /* Virtual time never wraps: what is left must still hold any interval. */
+    if (actori_clock_now(c) + ms * 1000000ull > UINT64_MAX - ACTORI_CLOCK_MAX_MS * 1000000ull) {
+        leave(rt);
+        return ACTOR_EINVAL;
+    }
     uint64_t target = actori_clock_now(c) + ms * 1000000ull;
     run_until_idle(rt, SIZE_MAX);
     /* Through every due time on the way, in order: each item fires at its

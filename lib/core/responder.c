@@ -65,10 +65,23 @@ static bool claim(actor_responder *r)
 
 static void finish_completion(actor_responder *r, int status, int handler_error);
 
+/* The clock may not have fired a deadline that passed: an answer after it
+ * is late all the same, and the final status is ACTOR_EEXPIRED. */
+static bool past_deadline(const actor_responder *r)
+{
+    return r->has_deadline && actori_clock_now(r->deadline_clock) >= r->deadline.due_ns;
+}
+
 void actori_responder_reply(actor_responder *r, unsigned char *buf, const void *reply, size_t len)
 {
     if (!claim(r)) {
         actori_free(buf);
+        actori_responder_release(r);
+        return;
+    }
+    if (past_deadline(r)) {
+        actori_free(buf);
+        finish_completion(r, ACTOR_EEXPIRED, 0);
         actori_responder_release(r);
         return;
     }
@@ -122,8 +135,11 @@ static void deliver_forward(actor_responder *r)
 
 void actori_responder_complete(actor_responder *r, int status, int handler_error)
 {
-    if (claim(r))
+    if (claim(r)) {
+        if (status != ACTOR_EEXPIRED && past_deadline(r))
+            status = ACTOR_EEXPIRED, handler_error = 0;
         finish_completion(r, status, handler_error);
+    }
     actori_responder_release(r);
 }
 

@@ -40,6 +40,8 @@ struct actor_responder {
     actori_env *forward_env;  /* made by forward: delivery cannot fail */
     uint64_t forward_tag;     /* given to on_response through actor_ctx_tag */
     actori_timed deadline;    /* armed on the target's clock (interact_within) */
+    const actori_clock *deadline_clock; /* that clock (the runtime's memory
+                                           outlives every request of it) */
     uint8_t has_deadline;     /* set before the request is sent; read-only then */
     struct actor_runtime *manual_rt; /* the target's, if manual: waits drive it */
     alignas(16) unsigned char inline_buf[ACTORI_R_INLINE];
