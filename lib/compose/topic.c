@@ -468,7 +468,7 @@ static void topics_destroy(actori_rt_part *p)
     actori_free(tp);
 }
 
-/* Removes every subscription of a (idempotent): a is Done. */
+/* Removes every subscription of a (idempotent): a ends. */
 static void remove_all(topics *tp, actor_addr *a)
 {
     bool gone = false;
@@ -481,7 +481,8 @@ static void remove_all(topics *tp, actor_addr *a)
         actori_cell_unref(a);
 }
 
-/* The core's call when a marked actor is Done (on the thread finishing it). */
+/* The core's call for a marked actor that ends, just before it is Done
+ * (on the thread finishing it). */
 static void topics_done(actor_addr *a)
 {
     topics *tp = (topics *)atomic_load_explicit(&a->home->topics, memory_order_acquire);

@@ -348,10 +348,15 @@ void actori_cell_dead_letter(actor_addr *a, const actor_msgtype *t, const void *
                              size_t len, int why)
 {
     actor_runtime *rt = a->home;
-    /* acquire: pairs with the release that set the hooks (before any spawn;
-     * and this actor was spawned after, so they are visible anyway). */
-    if (atomic_load_explicit(&rt->hooks_set, memory_order_acquire) && rt->hooks.dead_letter)
+    if (rt->hooks.dead_letter == NULL)
+        return; /* set before any spawn, never changed: no hook, no cost */
+    /* seq_cst pair with actori_runtime_destroy: we count ourselves in, then
+     * look at hooks_set; it clears hooks_set, then waits for the count. So
+     * no hook runs once actor_runtime_free returned. */
+    atomic_fetch_add_explicit(&rt->hooks_running, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->hooks_set, memory_order_seq_cst))
         rt->hooks.dead_letter(rt->hooks.ud, a, t, payload, len, why);
+    atomic_fetch_sub_explicit(&rt->hooks_running, 1, memory_order_release);
 }
 
 /* Takes every queued message off a stopped actor: events are dropped and
@@ -364,8 +369,12 @@ static void drain(actor_addr *a, drain_count *n)
         actori_msg *m = (actori_msg *)node;
         actori_env *e = (actori_env *)m;
         switch (m->kind) {
+        /* Counted as dropped (canceled) before it leaves `queued`: a reader
+         * of the counters never misses it, even from a drain that runs after
+         * Done (a sender that pushed late). */
         case ACTORI_EVENT:
             n->events++;
+            atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
             took_one(a);
             actori_cell_dead_letter(a, e->type, actori_env_payload(e), e->msg.len,
                                     ACTOR_ECLOSED);
@@ -373,6 +382,7 @@ static void drain(actor_addr *a, drain_count *n)
             break;
         case ACTORI_REQUEST:
             n->requests++;
+            atomic_fetch_add_explicit(&a->canceled, 1, memory_order_relaxed);
             took_one(a);
             actori_responder_complete(*actori_env_responder(e), ACTOR_ECANCELED, 0);
             actori_env_free(e);
@@ -409,12 +419,6 @@ static void drain(actor_addr *a, drain_count *n)
 
 static void report_drain(actor_addr *a, const drain_count *n)
 {
-    /* Atomic: a sender draining a Done actor may race with the worker's last
-     * report, which runs after the consumer role was given back. */
-    if (n->events)
-        atomic_fetch_add_explicit(&a->dropped, n->events, memory_order_relaxed);
-    if (n->requests)
-        atomic_fetch_add_explicit(&a->canceled, n->requests, memory_order_relaxed);
     if (n->events || n->requests || n->responses)
         actori_log(ACTOR_LOG_INFO,
                    "actor of class %s stopped with messages queued: %llu events dropped, "

@@ -291,8 +291,11 @@ void actori_runtime_destroy(actor_runtime *rt)
     rt->workers = NULL;
     actori_pool_runtime_down();
     /* No hook runs once actor_runtime_free returned (a late send to a Done
-     * actor would otherwise call it, with the user's data long gone). */
-    atomic_store_explicit(&rt->hooks_set, 0, memory_order_release);
+     * actor would otherwise call it, with the user's data long gone): the
+     * pair of actori_cell_dead_letter's count (cell.c). */
+    atomic_store_explicit(&rt->hooks_set, 0, memory_order_seq_cst);
+    while (atomic_load_explicit(&rt->hooks_running, memory_order_seq_cst) != 0)
+        sched_yield();
     actori_runtime_release(rt);
 }
 

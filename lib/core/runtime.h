@@ -80,6 +80,7 @@ struct actor_runtime {
     _Atomic int hooks_set;           /* set before the first spawn; cleared
                                         when the runtime is freed           */
     actor_hooks hooks;
+    _Atomic uint32_t hooks_running;  /* dead-letter hooks being called now  */
     uint64_t spawned;                /* under lock                          */
     _Atomic int driving;             /* manual: a thread is running it now  */
     uint64_t prng;                   /* manual: picks the next actor        */

@@ -118,6 +118,7 @@ typedef struct proxy {
     actor_addr *addr; /* the node's counted address; under n->mu */
     atomic_int gone;  /* the remote is Done or unreachable: stop at the interrupt */
     atomic_int reason;
+    struct proxy *next; /* while being collected, under n->mu */
 } proxy;
 
 /* A request sent to another node, waiting for its answer. */
@@ -126,6 +127,7 @@ typedef struct pending {
     rnode *rn; /* counted */
     proxy *px; /* counted */
     uint32_t epoch;
+    struct pending *next; /* while being collected */
 } pending;
 
 /* An actor exported by this node. */
@@ -254,7 +256,7 @@ void node_on_check(actor_node *n, const unsigned char *p, size_t len);
 int node_export(actor_node *n, const char *name, actor_addr *a);
 int node_unexport(actor_node *n, const char *name);
 int node_lookup_local(actor_node *n, const char *name, actor_addr **out);
-void node_close_exports(actor_node *n);
+void node_close_exports(actor_node *n, bool quiet);
 
 /* bridge.c */
 int bridge_class_make(actor_node *n);
