@@ -1,8 +1,9 @@
 /*
  * fuzz_program — random programs of API calls.
  *
- * Each input is a program run on a fresh runtime (1 or 2 workers): byte 0
- * picks the runtime, then each op is [opcode][a][b][c]. Slots hold counted
+ * Each input is a program run on a fresh runtime (1 or 2 workers, or a
+ * manual runtime seeded from the byte when its bits 1-2 are both set):
+ * byte 0 picks the runtime, then each op is [opcode][a][b][c]. Slots hold counted
  * addresses (8) and responders (16); an op may name an empty slot, which
  * passes NULL: every call must answer ACTOR_EINVAL (or NULL/0) for it, never
  * crash. Ops: spawn (three classes: a worker class whose handlers act on the
@@ -12,6 +13,13 @@
  * or wrong sizes, forward, then, fd, free, interrupt, release, ref, join and
  * wait with timeout 0, dropped, promises answered from outside, shutdown
  * with timeout 0.
+ * Time (1.1): handlers start, cancel and query timers with random keys and
+ * intervals (0-2 ms; ticks of their own type that cancel, replace or stop),
+ * try every bad timer argument, and ask themselves with a deadline; the
+ * program asks with addr_interact_within and random small timeouts (and a
+ * negative one), and steps, runs and advances a manual runtime (a threaded
+ * one answers ACTOR_EINVAL), whose blocking waits with a nonzero timeout
+ * drive it.
  *
  * At the end: every address released, the promises still held answered,
  * the runtime shut down and freed; then every responder still held is
@@ -53,7 +61,7 @@
 #define NRESP 16
 #define NPROM 64
 
-static const actor_msgtype *t_ev, *t_req, *t_opq, *t_none;
+static const actor_msgtype *t_ev, *t_req, *t_opq, *t_none, *t_tk;
 static actor_class *cls_worker, *cls_badinit, *cls_stubborn;
 
 /* Promises the handlers defer, answered from the program's thread. */
@@ -67,10 +75,49 @@ static void quiet(int level, const char *msg, void *ud) {}
 
 static int first_byte(const void *p, size_t len) { return len ? ((const uint8_t *)p)[0] : 0; }
 
+static atomic_int ticks;
+
+/* A timer's tick: its byte says which key it is, whether it repeats, and
+ * what to do (nothing, cancel, replace by a one-shot due now, stop). */
+static int worker_tick(actor_ctx *ctx, void *state, const void *p, size_t len)
+{
+    CHECK(len == 1);
+    int b = first_byte(p, len), key = b & 3, rep = (b >> 2) & 1, act = (b >> 3) & 3;
+    CHECK(actor_ctx_msgtype(ctx) == t_tk);
+    CHECK(actor_ctx_deadline_left(ctx) == -1);
+    /* A tick handled is one of the key's current timer: a repeating one is
+     * active still (a one-shot is over once its tick is taken). */
+    if (rep)
+        CHECK(actor_ctx_timer_active(ctx, (uint64_t)key) == 1);
+    atomic_fetch_add(&ticks, 1);
+    switch (act) {
+    case 1:
+        if (rep)
+            CHECK(actor_ctx_timer_cancel(ctx, (uint64_t)key) == ACTOR_OK);
+        else /* the header leaves open whether a one-shot counts as active
+                while its own tick is being handled */
+            CHECK_IN(actor_ctx_timer_cancel(ctx, (uint64_t)key), ACTOR_OK, ACTOR_ENOENT);
+        break;
+    case 2: {
+        uint8_t once = (uint8_t)key; /* not repeating, no action */
+        CHECK(actor_ctx_timer_start(ctx, (uint64_t)key, t_tk, &once, 1, 0, 0) == ACTOR_OK);
+        CHECK(actor_ctx_timer_active(ctx, (uint64_t)key) == 1);
+        break;
+    }
+    case 3:
+        actor_ctx_stop(ctx);
+        CHECK(actor_ctx_timer_start(ctx, 9, t_tk, p, 1, 0, 0) == ACTOR_ECLOSED);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
 static int worker_event(actor_ctx *ctx, void *state, const void *p, size_t len)
 {
     int op = first_byte(p, len);
-    switch (op % 6) {
+    switch (op % 10) {
     case 1:
         actor_ctx_stop(ctx);
         return 0;
@@ -95,6 +142,44 @@ static int worker_event(actor_ctx *ctx, void *state, const void *p, size_t len)
         }
         return 0;
     }
+    case 6: { /* start a timer: key, after and every from the byte */
+        int v = op / 10, key = v % 4, act = (v / 4) % 4;
+        uint64_t after = (uint64_t)((v / 3) % 3), every = (uint64_t)((v / 12) % 3);
+        uint8_t tb = (uint8_t)(key | (every > 0) << 2 | act << 3);
+        CHECK(actor_ctx_timer_start(ctx, (uint64_t)key, t_tk, &tb, 1, after, every) == ACTOR_OK);
+        CHECK(actor_ctx_timer_active(ctx, (uint64_t)key) == 1);
+        return 0;
+    }
+    case 7: { /* cancel: OK exactly when it was active */
+        uint64_t key = (uint64_t)((op / 10) % 4);
+        int was = actor_ctx_timer_active(ctx, key);
+        CHECK(was == 0 || was == 1);
+        CHECK(actor_ctx_timer_cancel(ctx, key) == (was ? ACTOR_OK : ACTOR_ENOENT));
+        CHECK(actor_ctx_timer_active(ctx, key) == 0);
+        return 0;
+    }
+    case 8: { /* every bad argument; a key that was active stays so */
+        uint64_t key = (uint64_t)((op / 10) % 4);
+        int was = actor_ctx_timer_active(ctx, key);
+        uint8_t tb[2] = {0, 0};
+        CHECK(actor_ctx_timer_start(NULL, key, t_tk, tb, 1, 0, 0) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_start(ctx, key, NULL, tb, 1, 0, 0) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_start(ctx, key, t_tk, NULL, 1, 0, 0) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_start(ctx, key, t_tk, tb, 1, (1ull << 42) + 1, 0) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_start(ctx, key, t_tk, tb, 1, 0, UINT64_MAX) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_start(ctx, key, t_tk, tb, 2, 0, 0) == ACTOR_ETYPE);
+        int64_t q = 0; /* fits fg.Req, for which the class has no event handler */
+        CHECK(actor_ctx_timer_start(ctx, key, t_req, &q, sizeof q, 0, 0) == ACTOR_ENOHANDLER);
+        CHECK(actor_ctx_timer_cancel(NULL, key) == ACTOR_EINVAL);
+        CHECK(actor_ctx_timer_active(NULL, key) == 0);
+        CHECK(actor_ctx_timer_active(ctx, key) == was);
+        CHECK(actor_ctx_deadline_left(ctx) == -1); /* an event */
+        if ((op / 10) & 1) {
+            actor_ctx_stop(ctx);
+            CHECK(actor_ctx_timer_start(ctx, key, t_tk, tb, 1, 0, 0) == ACTOR_ECLOSED);
+        }
+        return 0;
+    }
     default:
         return 0;
     }
@@ -104,7 +189,8 @@ static int worker_request(actor_ctx *ctx, void *state, const void *p, size_t len
 {
     int op = first_byte(p, len);
     int64_t v = op;
-    switch (op % 9) {
+    CHECK(actor_ctx_deadline_left(ctx) >= -1);
+    switch (op % 10) {
     case 0:
         CHECK(actor_ctx_reply(ctx, &v, sizeof v) == ACTOR_OK);
         return 0;
@@ -160,11 +246,30 @@ static int worker_request(actor_ctx *ctx, void *state, const void *p, size_t len
         CHECK(addr_join(actor_ctx_self(ctx), 10) == ACTOR_EDEADLK);
         CHECK(addr_join(actor_ctx_self(ctx), 0) == ACTOR_ETIMEDOUT);
         CHECK(actor_runtime_shutdown(actor_ctx_runtime(ctx), 0) == ACTOR_EDEADLK);
+        /* Driving a runtime from inside a handler: refused, either kind. */
+        CHECK(actor_runtime_step(actor_ctx_runtime(ctx)) == ACTOR_EINVAL);
+        CHECK(actor_runtime_advance(actor_ctx_runtime(ctx), 1) == ACTOR_EINVAL);
         return 1;
-    default:
+    case 8:
         CHECK(actor_ctx_reply(ctx, NULL, 8) == ACTOR_EINVAL);
         CHECK(actor_ctx_defer(ctx, NULL) == ACTOR_EINVAL);
         return 0;
+    default: {
+        /* Ask itself with a deadline of 0-2 ms, the outcome forwarded to
+         * itself (0 ms: never handled, ACTOR_EEXPIRED). */
+        actor_responder *r = NULL;
+        int64_t inner = 0;
+        int rc = addr_interact_within(actor_ctx_self(ctx), t_req, &inner, sizeof inner,
+                                      (op / 10) % 3, &r);
+        CHECK_IN(rc, ACTOR_OK, ACTOR_ECLOSED);
+        if (rc == ACTOR_OK) {
+            rc = actor_responder_forward(r, actor_ctx_self(ctx));
+            CHECK_IN(rc, ACTOR_OK, ACTOR_ECLOSED);
+            if (rc != ACTOR_OK)
+                actor_responder_free(r);
+        }
+        return 0;
+    }
     }
 }
 
@@ -174,8 +279,9 @@ static void worker_response(actor_ctx *ctx, void *state, const actor_msgtype *ty
                             const void *reply, size_t len)
 {
     CHECK(type == t_req);
-    CHECK_IN(status, ACTOR_OK, ACTOR_ECANCELED, ACTOR_EHANDLER);
+    CHECK_IN(status, ACTOR_OK, ACTOR_ECANCELED, ACTOR_EHANDLER, ACTOR_EEXPIRED);
     CHECK((status == ACTOR_OK) == (reply != NULL));
+    CHECK(actor_ctx_deadline_left(ctx) == -1);
     atomic_fetch_add(&responses, 1);
 }
 
@@ -209,10 +315,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(actor_msgtype_define("fg.Req", "q", "q", &t_req) == ACTOR_OK);
     CHECK(actor_msgtype_define("fg.Opq", NULL, NULL, &t_opq) == ACTOR_OK);
     CHECK(actor_msgtype_define("fg.None", "", "", &t_none) == ACTOR_OK);
+    CHECK(actor_msgtype_define("fg.Tick", "B", NULL, &t_tk) == ACTOR_OK);
 
     CHECK(actor_class_new("fg.Worker", &cls_worker) == ACTOR_OK);
     CHECK(actor_class_on_event(cls_worker, t_ev, worker_event) == ACTOR_OK);
     CHECK(actor_class_on_event(cls_worker, t_opq, worker_event) == ACTOR_OK);
+    CHECK(actor_class_on_event(cls_worker, t_tk, worker_tick) == ACTOR_OK);
     CHECK(actor_class_on_request(cls_worker, t_req, worker_request) == ACTOR_OK);
     CHECK(actor_class_on_request(cls_worker, t_opq, worker_request) == ACTOR_OK);
     CHECK(actor_class_on_response(cls_worker, t_req, worker_response) == ACTOR_OK);
@@ -354,7 +462,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     actor_runtime *rt = NULL;
-    CHECK(actor_runtime_new(1 + (data[0] & 1), &rt) == ACTOR_OK);
+    bool manual = (data[0] & 6) == 6;
+    if (manual)
+        CHECK(actor_runtime_new_manual(data[0] >> 3, &rt) == ACTOR_OK);
+    else
+        CHECK(actor_runtime_new(1 + (data[0] & 1), &rt) == ACTOR_OK);
+    CHECK(manual ? actor_runtime_now_ms(rt) == 0 : true);
     actor_addr *addrs[NADDR] = {0};
     memset(rslots, 0, sizeof rslots);
     memset(thens, 0, sizeof thens);
@@ -362,6 +475,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nproms = 0;
     atomic_store(&children, 0);
     atomic_store(&responses, 0);
+    atomic_store(&ticks, 0);
     bool shut = false;
     uint8_t payload[128];
 
@@ -372,7 +486,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(payload, 0, sizeof payload);
         payload[0] = (uint8_t)c;
         int rc;
-        switch (op % 20) {
+        switch (op % 24) {
         case 0: /* spawn */
         case 1: {
             actor_class *k = (b % 8) == 0 ? cls_badinit : (b % 8) == 1 ? cls_stubborn : cls_worker;
@@ -453,8 +567,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 11: /* look at a responder */
             if (!usable(rs))
                 break;
-            rc = actor_responder_wait(rs->r, 0);
-            CHECK_IN(rc, ACTOR_OK, ACTOR_ECANCELED, ACTOR_EHANDLER, ACTOR_ETIMEDOUT, ACTOR_EINVAL);
+            /* A nonzero timeout drives a manual runtime (and returns at
+             * once when it idles); on a threaded one it waits 1 ms. */
+            rc = actor_responder_wait(rs->r, (c & 2) ? 1 : 0);
+            CHECK_IN(rc, ACTOR_OK, ACTOR_ECANCELED, ACTOR_EHANDLER, ACTOR_ETIMEDOUT, ACTOR_EINVAL,
+                     ACTOR_EEXPIRED);
             CHECK((rs->r == NULL) == (rc == ACTOR_EINVAL));
             {
                 size_t len = 99;
@@ -490,7 +607,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 15: /* look at an actor */
-            rc = addr_join(addr, 0);
+            rc = addr_join(addr, (c & 2) ? 1 : 0);
             CHECK_IN(rc, ACTOR_OK, ACTOR_ETIMEDOUT, ACTOR_EINVAL);
             CHECK((rc == ACTOR_OK) == (addr_is_done(addr) == 1) || rc == ACTOR_ETIMEDOUT);
             {
@@ -516,6 +633,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             rc = addr_send(addr, t_ev, payload, 1);
             CHECK_IN(rc, ACTOR_OK, ACTOR_EINVAL, ACTOR_ENOHANDLER, ACTOR_ECLOSED);
             break;
+        case 19: { /* interact with a deadline: 0-5 ms, or negative */
+            const actor_msgtype *t = pick_type(b >> 4);
+            size_t len = pick_len(t, c);
+            int timeout = (c & 0x40) ? -1 - (c & 7) : (c & 0x3f) % 6;
+            drop_slot(rs);
+            actor_responder *r = NULL;
+            rc = addr_interact_within(addr, t, payload, len, timeout, &r);
+            CHECK_IN(rc, ACTOR_OK, ACTOR_EINVAL, ACTOR_ETYPE, ACTOR_ENOHANDLER, ACTOR_ECLOSED);
+            CHECK((rc == ACTOR_OK) == (r != NULL));
+            if (addr == NULL || timeout < 0)
+                CHECK(rc == ACTOR_EINVAL);
+            rs->r = r;
+            break;
+        }
+        case 20: /* step */
+            rc = actor_runtime_step(rt);
+            if (manual)
+                CHECK_IN(rc, 0, 1);
+            else
+                CHECK(rc == ACTOR_EINVAL);
+            break;
+        case 21: { /* run at most c */
+            size_t ran = 12345;
+            rc = actor_runtime_run(rt, (size_t)c, &ran);
+            if (manual)
+                CHECK(rc == ACTOR_OK && ran <= (size_t)c);
+            else
+                CHECK(rc == ACTOR_EINVAL && ran == 12345);
+            break;
+        }
+        case 22: { /* advance the clock c % 32 ms (255: too far) */
+            uint64_t before = actor_runtime_now_ms(rt);
+            uint64_t ms = c == 255 ? (1ull << 42) + 1 : (uint64_t)(c % 32);
+            rc = actor_runtime_advance(rt, ms);
+            if (!manual || c == 255) {
+                CHECK(rc == ACTOR_EINVAL);
+            } else {
+                CHECK(rc == ACTOR_OK);
+                CHECK(actor_runtime_now_ms(rt) == before + ms);
+            }
+            break;
+        }
         default: /* NULL everywhere */
             CHECK(addr_send(NULL, t_ev, payload, 1) == ACTOR_EINVAL);
             CHECK(addr_send(addr, NULL, payload, 1) == ACTOR_EINVAL);
@@ -525,6 +684,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(addr_join(NULL, 0) == ACTOR_EINVAL);
             CHECK(actor_spawn(rt, cls_worker, NULL, NULL) == ACTOR_EINVAL);
             CHECK(actor_runtime_shutdown(NULL, 0) == ACTOR_EINVAL);
+            CHECK(addr_interact_within(NULL, t_req, payload, 8, 1, NULL) == ACTOR_EINVAL);
+            CHECK(addr_interact_within(addr, t_req, payload, 8, 1, NULL) == ACTOR_EINVAL);
+            CHECK(actor_ctx_timer_start(NULL, 0, t_tk, payload, 1, 0, 0) == ACTOR_EINVAL);
+            CHECK(actor_ctx_timer_cancel(NULL, 0) == ACTOR_EINVAL);
+            CHECK(actor_ctx_timer_active(NULL, 0) == 0);
+            CHECK(actor_ctx_deadline_left(NULL) == -1);
+            CHECK(actor_runtime_step(NULL) == ACTOR_EINVAL);
+            CHECK(actor_runtime_run(NULL, 1, NULL) == ACTOR_EINVAL);
+            CHECK(actor_runtime_advance(NULL, 1) == ACTOR_EINVAL);
+            CHECK(actor_runtime_now_ms(NULL) == 0);
             addr_release(NULL);
             actor_responder_free(NULL);
             actor_promise_free(NULL);

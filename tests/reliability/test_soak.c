@@ -19,6 +19,19 @@
  *   with addr_dropped, and over all actors (short-lived ones included) with
  *   the drain's log lines, which must agree with addr_dropped;
  * - every actor ran init and finalize once and is Done;
+ * - flow control (1.1): a quarter of the main actors have a bounded mailbox
+ *   under ACTOR_OVERFLOW_REJECT and a quarter under ACTOR_OVERFLOW_DROP
+ *   (capacity SOAK_CAP; the senders burst into them), some sends go through
+ *   addr_send_wait and some requests have a 0 ms deadline (never handled).
+ *   Per main actor, with addr_stats once Done: received = handled + dropped
+ *   + expired + canceled, received = the events and requests it accepted,
+ *   handled = what its handlers saw, rejected = the ACTOR_EFULL answers,
+ *   queued = 0 and queued_peak <= the capacity (0 when unbounded). Over all
+ *   actors: events accepted = handled + dropped at a stop (the drain's log
+ *   lines) + dropped on DROP overflow; the dead-letter hook saw each
+ *   overflow (ACTOR_EFULL) and each event dropped at a stop or refused as
+ *   closed (ACTOR_ECLOSED), exactly (--free-under-traffic: at most, since no
+ *   hook runs once a runtime is freed);
  * - across rounds no growth: threads (/proc/self/task), fds (/proc/self/fd)
  *   and the library's live allocations (a counting allocator installed with
  *   actor_set_allocator) are the same at the end of every round.
@@ -37,6 +50,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+/* Bounded main actors: i % 4 == 1 REJECT, i % 4 == 3 DROP. */
+#define SOAK_CAP 4
+enum { K_UNBOUNDED, K_REJECT, K_DROP };
+
 /* Payloads: "II" = (op, target). Replies: "q". */
 typedef struct msg {
     uint32_t op, target;
@@ -47,6 +64,7 @@ enum { RQ_REPLY, RQ_FAIL, RQ_DROP, RQ_DEFER, RQ_FORWARD, RQ_STOP_REPLY, RQ_NOPS 
 
 typedef struct actor_rec {
     atomic_ullong accepted, handled, responses;
+    atomic_ullong req_accepted, req_handled, refused; /* refused: ACTOR_EFULL */
     atomic_int inits, finals;
     int ephemeral;
     int spawned;
@@ -62,7 +80,7 @@ typedef struct req_rec {
 enum { M_THEN, M_THEN_FREE, M_KEEP, M_FD, M_FREE_EARLY, M_FORWARD, M_NMODES };
 
 static const actor_msgtype *t_ev, *t_req;
-static actor_class *node_cls;
+static actor_class *node_cls, *node_cls_reject, *node_cls_drop;
 static actor_runtime *rts[2]; /* two runtimes: actors alternate between them */
 /* Spawns from sender threads hold this for reading: the runtime handle must
  * not be used once freed (that would be the test's bug, not the library's). */
@@ -81,12 +99,25 @@ static atomic_int nreqs;
 static int max_reqs;
 static atomic_ullong forwards_ok, forwards_dropped_log, events_dropped_log;
 static atomic_ullong requests_canceled_log;
+static atomic_ullong events_dropped_log_drop; /* of that, by DROP-class actors */
+static atomic_ullong dl_full, dl_closed, dl_other; /* the dead-letter hook */
+static atomic_ullong events_closed; /* addr_send said ACTOR_ECLOSED (a dead letter each) */
 static atomic_int ops_done, stop_resolver;
 
 static pthread_mutex_t prom_mu = PTHREAD_MUTEX_INITIALIZER;
 static actor_promise **proms;
 static int nproms, max_proms;
 static atomic_ullong proms_resolved_ok, proms_closed;
+
+static int kind_of(int i) { return i % 4 == 1 ? K_REJECT : i % 4 == 3 ? K_DROP : K_UNBOUNDED; }
+
+static void dead_letter(void *ud, actor_addr *to, const actor_msgtype *t, const void *payload,
+                        size_t len, int why)
+{
+    REL_CHECK(t == t_ev && len == sizeof(msg) && payload != NULL && to != NULL);
+    atomic_fetch_add(why == ACTOR_EFULL ? &dl_full : why == ACTOR_ECLOSED ? &dl_closed : &dl_other,
+                     1);
+}
 
 static uint32_t xs(uint32_t *s)
 {
@@ -124,7 +155,8 @@ static void then_cb(actor_responder *r, void *ud)
 {
     req_rec *q = ud;
     int st = actor_responder_status(r);
-    REL_CHECK(st == ACTOR_OK || st == ACTOR_ECANCELED || st == ACTOR_EHANDLER);
+    REL_CHECK(st == ACTOR_OK || st == ACTOR_ECANCELED || st == ACTOR_EHANDLER ||
+              st == ACTOR_EEXPIRED);
     q->status_at_then = st;
     atomic_fetch_add(&q->then_calls, 1);
     if (q->mode == M_THEN_FREE)
@@ -136,11 +168,26 @@ static int send_to(actor_addr *a, actor_rec *rec, uint32_t op, uint32_t target)
 {
     msg m = {op, target};
     int rc = addr_send(a, t_ev, &m, sizeof m);
-    if (rc == ACTOR_OK)
+    if (rc == ACTOR_OK) {
         atomic_fetch_add(&rec->accepted, 1);
-    else
+    } else if (rc == ACTOR_EFULL) {
+        atomic_fetch_add(&rec->refused, 1); /* a REJECT mailbox, full */
+    } else {
         REL_CHECK_CODE(rc, ACTOR_ECLOSED);
+        atomic_fetch_add(&events_closed, 1);
+    }
     return rc;
+}
+
+/* addr_send_wait from a sender thread: waits a little for room. */
+static void send_wait_to(int target, uint32_t op)
+{
+    msg m = {op, (uint32_t)target};
+    int rc = addr_send_wait(addrs[target], t_ev, &m, sizeof m, 1);
+    if (rc == ACTOR_OK)
+        atomic_fetch_add(&recs[target].accepted, 1);
+    else
+        REL_CHECK(rc == ACTOR_ETIMEDOUT || rc == ACTOR_ECLOSED);
 }
 
 static int send_event(int target, uint32_t op)
@@ -191,6 +238,7 @@ static void keep_promise(actor_promise *p)
 
 static int node_request(actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
+    atomic_fetch_add(&((actor_rec *)state)->req_handled, 1);
     REL_CHECK(len == sizeof(msg));
     msg m;
     memcpy(&m, payload, sizeof m);
@@ -217,6 +265,10 @@ static int node_request(actor_ctx *ctx, void *state, const void *payload, size_t
         msg inner = {RQ_REPLY, m.target};
         actor_responder *r = NULL;
         int rc = addr_interact(addrs[target], t_req, &inner, sizeof inner, &r);
+        if (rc == ACTOR_OK)
+            atomic_fetch_add(&recs[target].req_accepted, 1);
+        else if (rc == ACTOR_EFULL)
+            atomic_fetch_add(&recs[target].refused, 1);
         if (rc == ACTOR_OK) {
             rc = actor_responder_forward(r, actor_ctx_self(ctx));
             if (rc == ACTOR_OK)
@@ -225,7 +277,7 @@ static int node_request(actor_ctx *ctx, void *state, const void *payload, size_t
                 actor_responder_free(r);
             REL_CHECK(rc == ACTOR_OK || rc == ACTOR_ECLOSED);
         } else {
-            REL_CHECK(rc == ACTOR_ECLOSED);
+            REL_CHECK(rc == ACTOR_ECLOSED || rc == ACTOR_EFULL);
         }
         REL_CHECK_CODE(actor_ctx_reply(ctx, &reply, sizeof reply), ACTOR_OK);
         return 0;
@@ -242,7 +294,8 @@ static void node_response(actor_ctx *ctx, void *state, const actor_msgtype *type
 {
     actor_rec *r = state;
     REL_CHECK(type == t_req);
-    REL_CHECK(status == ACTOR_OK || status == ACTOR_ECANCELED || status == ACTOR_EHANDLER);
+    REL_CHECK(status == ACTOR_OK || status == ACTOR_ECANCELED || status == ACTOR_EHANDLER ||
+              status == ACTOR_EEXPIRED);
     if (status == ACTOR_OK)
         REL_CHECK(reply != NULL && len == 8);
     atomic_fetch_add(&r->responses, 1);
@@ -259,6 +312,7 @@ static void log_cb(int level, const char *line, void *ud)
 {
     (void)ud;
     const char *p = strstr(line, "stopped with messages queued: ");
+    const char *cls = strstr(line, "actor of class ");
     if (p == NULL) {
         if (level <= ACTOR_LOG_WARN)
             fprintf(stderr, "libactor log: %s\n", line);
@@ -272,22 +326,33 @@ static void log_cb(int level, const char *line, void *ud)
         return;
     }
     atomic_fetch_add(&events_dropped_log, ev);
+    if (cls != NULL && strncmp(cls + 15, "soak.NodeD ", 11) == 0)
+        atomic_fetch_add(&events_dropped_log_drop, ev);
     atomic_fetch_add(&requests_canceled_log, rq);
     atomic_fetch_add(&forwards_dropped_log, fw);
 }
 
 /* ---- threads ---- */
 
-static void interact_one(actor_addr *a, uint32_t op, uint32_t target, uint32_t *seed)
+static void interact_one(actor_addr *a, actor_rec *rec, uint32_t op, uint32_t target,
+                         uint32_t *seed)
 {
     req_rec *q = new_req();
     if (q == NULL)
         return;
     msg m = {op, target};
     q->mode = (int)(xs(seed) % M_NMODES);
-    int rc = addr_interact(a, t_req, &m, sizeof m, &q->r);
+    /* One in 16 with a 0 ms deadline: never handled (expired, or canceled
+     * if the actor stops first). */
+    int rc = xs(seed) % 16 == 0 ? addr_interact_within(a, t_req, &m, sizeof m, 0, &q->r)
+                                : addr_interact(a, t_req, &m, sizeof m, &q->r);
+    if (rc == ACTOR_OK)
+        atomic_fetch_add(&rec->req_accepted, 1);
     if (rc != ACTOR_OK) {
-        REL_CHECK(rc == ACTOR_ECLOSED);
+        if (rc == ACTOR_EFULL)
+            atomic_fetch_add(&rec->refused, 1);
+        else
+            REL_CHECK(rc == ACTOR_ECLOSED);
         q->r = NULL;
         return;
     }
@@ -337,7 +402,7 @@ static void short_lived(uint32_t *seed)
     r->spawned = 1;
     for (int k = 0; k < 3; k++)
         send_to(a, r, EV_PLAIN, xs(seed));
-    interact_one(a, xs(seed) % 3 == 0 ? RQ_FORWARD : RQ_REPLY, xs(seed), seed);
+    interact_one(a, r, xs(seed) % 3 == 0 ? RQ_FORWARD : RQ_REPLY, xs(seed), seed);
     addr_release(a); /* the last counted address: it closes behind the messages */
 }
 
@@ -348,14 +413,23 @@ static void *sender(void *arg)
         uint32_t dice = xs(&seed) % 1000;
         int t = (int)(xs(&seed) % (uint32_t)nactors);
         uint32_t target = xs(&seed);
-        if (dice < 600) {
+        if (dice < 40) {
+            /* A burst into one of the first bounded actors: overflows. */
+            int hot = (int)(xs(&seed) % 8) | 1;
+            if (hot >= nactors)
+                hot = 1 % nactors;
+            for (int k = 0; k < 8; k++)
+                send_event(hot, EV_PLAIN);
+        } else if (dice < 60) {
+            send_wait_to(t, EV_PLAIN);
+        } else if (dice < 600) {
             uint32_t op = xs(&seed) % 400 == 0  ? EV_STOP
                           : xs(&seed) % 10 == 0 ? EV_RELAY
                                                 : EV_PLAIN;
             send_event(t, op);
         } else if (dice < 950) {
             uint32_t op = xs(&seed) % 200 == 0 ? RQ_STOP_REPLY : xs(&seed) % (RQ_NOPS - 1);
-            interact_one(addrs[t], op, target, &seed);
+            interact_one(addrs[t], &recs[t], op, target, &seed);
         } else if (dice < 955) {
             int rc = addr_interrupt(addrs[t]);
             REL_CHECK(rc == ACTOR_OK || rc == ACTOR_ECLOSED);
@@ -373,9 +447,12 @@ static void *sender(void *arg)
             actor_responder *r = NULL;
             int rc = addr_interact(addrs[t], t_req, &m, sizeof m, &r);
             if (rc == ACTOR_OK) {
+                atomic_fetch_add(&recs[t].req_accepted, 1);
                 rc = actor_responder_wait(r, 30000);
                 REL_CHECK(rc == ACTOR_OK || rc == ACTOR_ECANCELED);
                 actor_responder_free(r);
+            } else if (rc == ACTOR_EFULL) {
+                atomic_fetch_add(&recs[t].refused, 1);
             } else {
                 REL_CHECK_CODE(rc, ACTOR_ECLOSED);
             }
@@ -423,9 +500,11 @@ static void *resolver(void *arg)
             rc = ACTOR_OK;
             break;
         }
-        /* ECLOSED once the runtime was freed: the request was canceled and
-         * the promise consumed all the same. */
+        /* ECLOSED once the runtime was freed: the request was canceled, and
+         * the promise stays ours (1.1, the contract): free it. */
         REL_CHECK(rc == ACTOR_OK || rc == ACTOR_ECLOSED);
+        if (rc == ACTOR_ECLOSED)
+            actor_promise_free(p);
         atomic_fetch_add(rc == ACTOR_OK ? &proms_resolved_ok : &proms_closed, 1);
     }
     return NULL;
@@ -439,6 +518,7 @@ static long env_long(const char *name, long dflt)
 
 typedef struct round_stats {
     unsigned long long events, handled, dropped, requests, forwards, responses, fwd_dropped;
+    unsigned long long overflow, rejected, expired, canceled, peak;
     int64_t ms;
 } round_stats;
 
@@ -466,16 +546,25 @@ static int round_run(int round, round_stats *st)
     atomic_store(&forwards_dropped_log, 0);
     atomic_store(&events_dropped_log, 0);
     atomic_store(&requests_canceled_log, 0);
+    atomic_store(&events_dropped_log_drop, 0);
+    atomic_store(&dl_full, 0);
+    atomic_store(&dl_closed, 0);
+    atomic_store(&dl_other, 0);
+    atomic_store(&events_closed, 0);
     nproms = 0;
 
     REL_CHECK_CODE(actor_runtime_new(2, &rts[0]), ACTOR_OK);
     REL_CHECK_CODE(actor_runtime_new(1, &rts[1]), ACTOR_OK);
     if (rts[0] == NULL || rts[1] == NULL)
         return 1;
+    actor_hooks hooks = {sizeof hooks, NULL, dead_letter, NULL};
+    for (int k = 0; k < 2; k++)
+        REL_CHECK_CODE(actor_runtime_set_hooks(rts[k], &hooks), ACTOR_OK);
+    actor_class *kinds[3] = {node_cls, node_cls_reject, node_cls_drop};
     for (int i = 0; i < nactors; i++) {
         actor_rec *r = new_rec(0);
         REL_CHECK(r == &recs[i]);
-        REL_CHECK_CODE(actor_spawn(rts[i % 2], node_cls, r, &addrs[i]), ACTOR_OK);
+        REL_CHECK_CODE(actor_spawn(rts[i % 2], kinds[kind_of(i)], r, &addrs[i]), ACTOR_OK);
         r->spawned = 1;
     }
     if (rel_failed() > failed_before)
@@ -518,12 +607,17 @@ static int round_run(int round, round_stats *st)
     }
     atomic_store(&stop_resolver, 1);
     pthread_join(res, NULL);
-    for (int i = 0; i < nproms; i++)
+    for (int i = 0; i < nproms; i++) {
+        /* ECLOSED, and the promise is still ours: again ECLOSED, then freed. */
         REL_CHECK_CODE(actor_promise_resolve(proms[i], &(int64_t){1}, 8), ACTOR_ECLOSED);
+        REL_CHECK_CODE(actor_promise_reject(proms[i], 3), ACTOR_ECLOSED);
+        actor_promise_free(proms[i]);
+    }
     nproms = 0;
 
     /* Events: per main actor, and over all actors with the drain's lines. */
     unsigned long long acc = 0, han = 0, drop_main = 0, resp = 0;
+    unsigned long long drop_by_drop_class = 0;
     int n = atomic_load(&nrecs);
     for (int i = 0; i < n; i++) {
         actor_rec *r = &recs[i];
@@ -540,11 +634,54 @@ static int round_run(int round, round_stats *st)
             REL_CHECK_CODE(addr_dropped(addrs[i], &d), ACTOR_OK);
             REL_CHECK_EQ_U64(atomic_load(&r->handled) + d, atomic_load(&r->accepted));
             drop_main += d;
+            /* The 1.1 counters: exact once Done (read after the runtime's
+             * free, when its workers are joined: see test_stats,
+             * counters_exact_once_done). */
+            actor_stats s;
+            memset(&s, 0, sizeof s);
+            s.size = sizeof s;
+            REL_CHECK_CODE(addr_stats(addrs[i], &s), ACTOR_OK);
+            REL_CHECK_EQ_U64(s.queued, 0);
+            REL_CHECK_EQ_U64(s.received, s.handled + s.dropped + s.expired + s.canceled);
+            REL_CHECK_EQ_U64(s.received, atomic_load(&r->accepted) + atomic_load(&r->req_accepted));
+            REL_CHECK_EQ_U64(s.handled, atomic_load(&r->handled) + atomic_load(&r->req_handled));
+            REL_CHECK_EQ_U64(s.dropped, d);
+            REL_CHECK_EQ_U64(s.expired + s.canceled,
+                             atomic_load(&r->req_accepted) - atomic_load(&r->req_handled));
+            REL_CHECK_EQ_U64(s.rejected, atomic_load(&r->refused));
+            REL_CHECK_EQ_U64(s.restarts, 0);
+            if (kind_of(i) == K_UNBOUNDED) {
+                REL_CHECK_EQ_U64(s.queued_peak, 0);
+                REL_CHECK_EQ_U64(s.rejected, 0);
+            } else {
+                REL_CHECK(s.queued_peak <= SOAK_CAP);
+            }
+            if (kind_of(i) == K_DROP)
+                drop_by_drop_class += s.dropped;
+            st->rejected += s.rejected;
+            st->expired += s.expired;
+            st->canceled += s.canceled;
+            if (s.queued_peak > st->peak)
+                st->peak = s.queued_peak;
         }
     }
     unsigned long long drop_all = atomic_load(&events_dropped_log);
-    REL_CHECK_EQ_U64(han + drop_all, acc);
-    REL_CHECK(drop_main <= drop_all);
+    /* DROP overflow: what the DROP-class actors dropped, less their stops'. */
+    unsigned long long drop_log_d = atomic_load(&events_dropped_log_drop);
+    REL_CHECK(drop_log_d <= drop_by_drop_class);
+    unsigned long long overflow = drop_by_drop_class - drop_log_d;
+    REL_CHECK_EQ_U64(han + drop_all + overflow, acc);
+    REL_CHECK(drop_main <= drop_all + overflow);
+    REL_CHECK_EQ_U64(atomic_load(&dl_other), 0);
+    if (free_in_traffic) {
+        /* No hook runs once a runtime is freed: some may be missing. */
+        REL_CHECK(atomic_load(&dl_full) <= overflow);
+        REL_CHECK(atomic_load(&dl_closed) <= drop_all + atomic_load(&events_closed));
+    } else {
+        REL_CHECK_EQ_U64(atomic_load(&dl_full), overflow);
+        REL_CHECK_EQ_U64(atomic_load(&dl_closed), drop_all + atomic_load(&events_closed));
+    }
+    st->overflow = overflow;
 
     /* Requests: every accepted one completed, exactly once. */
     int nq = atomic_load(&nreqs);
@@ -634,6 +771,24 @@ int main(int argc, char **argv)
     REL_CHECK_CODE(actor_class_on_event(node_cls, t_ev, node_event), ACTOR_OK);
     REL_CHECK_CODE(actor_class_on_request(node_cls, t_req, node_request), ACTOR_OK);
     REL_CHECK_CODE(actor_class_on_response(node_cls, t_req, node_response), ACTOR_OK);
+    /* The bounded classes: the same handlers, a mailbox of SOAK_CAP. */
+    REL_CHECK_CODE(actor_class_new("soak.NodeR", &node_cls_reject), ACTOR_OK);
+    REL_CHECK_CODE(actor_class_new("soak.NodeD", &node_cls_drop), ACTOR_OK);
+    if (rel_failed())
+        return 1;
+    actor_class *bounded[2] = {node_cls_reject, node_cls_drop};
+    for (int k = 0; k < 2; k++) {
+        actor_class *c = bounded[k];
+        actor_class_on_init(c, node_init);
+        actor_class_on_finalize(c, node_finalize);
+        actor_class_on_interrupt(c, node_interrupt);
+        REL_CHECK_CODE(actor_class_on_event(c, t_ev, node_event), ACTOR_OK);
+        REL_CHECK_CODE(actor_class_on_request(c, t_req, node_request), ACTOR_OK);
+        REL_CHECK_CODE(actor_class_on_response(c, t_req, node_response), ACTOR_OK);
+        REL_CHECK_CODE(actor_class_set_mailbox(c, SOAK_CAP,
+                                               k ? ACTOR_OVERFLOW_DROP : ACTOR_OVERFLOW_REJECT),
+                       ACTOR_OK);
+    }
 
     /* Baselines come from the end of the first round: sanitizer runtimes
      * start helper threads (and open files) lazily, at the first thread. */
@@ -649,12 +804,13 @@ int main(int argc, char **argv)
         int bad = round_run(round, &st);
         int threads = rel_count_threads(), fds = rel_count_fds();
         long live = atomic_load(&rel_live);
-        printf("round %d: %lld ms; events %llu = handled %llu + dropped %llu; requests %llu; "
-               "forwards %llu = handled %llu + dropped %llu; threads %d, fds %d, live blocks "
+        printf("round %d: %lld ms; events %llu = handled %llu + dropped %llu + overflow %llu; "
+               "requests %llu; forwards %llu = handled %llu + dropped %llu; rejected %llu, "
+               "expired %llu, canceled %llu, peak %llu; threads %d, fds %d, live blocks "
                "%ld (%ld bytes)\n",
-               round, (long long)st.ms, st.events, st.handled, st.dropped, st.requests,
-               st.forwards, st.responses, st.fwd_dropped, threads, fds, live,
-               atomic_load(&rel_live_bytes));
+               round, (long long)st.ms, st.events, st.handled, st.dropped, st.overflow,
+               st.requests, st.forwards, st.responses, st.fwd_dropped, st.rejected, st.expired,
+               st.canceled, st.peak, threads, fds, live, atomic_load(&rel_live_bytes));
         fflush(stdout);
         if (bad)
             break;
@@ -671,6 +827,8 @@ int main(int argc, char **argv)
             break;
     }
     actor_class_free(node_cls);
+    actor_class_free(node_cls_reject);
+    actor_class_free(node_cls_drop);
     if (rel_failed()) {
         fprintf(stderr, "soak: %d check(s) failed\n", rel_failed());
         return 1;
