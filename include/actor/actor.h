@@ -729,8 +729,13 @@ typedef struct actor_supervisor_spec {
  * doubling at each round up to backoff_max_ms, back to backoff_ms after a
  * period without restarts.
  * More than `intensity` restarts within `period_ms`: the supervisor gives
- * up and fails with the last child's reason (a warning is logged), so a
- * supervisor above it applies its own policy: trees escalate.
+ * up and fails with the last child's reason (ACTOR_ECANCELED if that child
+ * stopped normally: a PERMANENT one; a warning is logged), so a supervisor
+ * above it applies its own policy: trees escalate. The child that made it
+ * give up is kept for the supervisor's own restart in place, like the
+ * others. A supervisor restarted in place starts with a fresh restart
+ * history. A TEMPORARY sibling stopped for a ONE_FOR_ALL or REST_FOR_ONE
+ * round is not restarted (it is Done).
  * When a supervisor stops (interrupt, its last address released, giving
  * up, shutdown) it stops its children in reverse start order, each Done
  * (or, when it is itself to be restarted in place, stopped for that

@@ -468,7 +468,6 @@ static void restart(actor_addr *a)
     a->started = 0;
     a->finalized = 0;
     a->exit_reason = 0;
-    atomic_store_explicit(&a->stop_req, 0, memory_order_relaxed);
     if (a->cls->state_size > 0) {
         a->state = actori_calloc(1, a->cls->state_size);
         if (a->state != NULL) {
@@ -540,6 +539,8 @@ static bool stop_path(actor_addr *a, actori_worker *w)
             ops()->group_restarted(a);
         return true;
     }
+    if (f != NULL && f->group != NULL && ops()->group_finishing(a))
+        return false;
     finish(a, w);
     return false;
 }
@@ -559,6 +560,8 @@ static bool resume(actor_addr *a, actori_worker *w)
             ops()->group_restarted(a);
         return true;
     }
+    if (f != NULL && f->group != NULL && ops()->group_finishing(a))
+        return false;
     finish(a, w);
     return false;
 }

@@ -187,6 +187,9 @@ typedef struct actori_sup_ops {
     void (*group_restarted)(actor_addr *sup);
     /* A supervisor's memory goes (its cell is freed). */
     void (*group_free)(struct actori_group *g);
+    /* A supervisor about to be Done with children still parked (kept for a
+     * restart that is not coming): true while it waits, parked, for them. */
+    bool (*group_finishing)(actor_addr *sup);
     /* A supervised child's incarnation ended (finalize ran) with reason:
      * ACTORI_RESUME_RESTART (now), ACTORI_RESUME_FINISH, or 0 (park: the
      * supervisor resumes it later). */

@@ -50,7 +50,7 @@ static inline int actori_env_has_responder(const actori_env *e)
 static inline size_t actori_env_prefix(uint8_t kind)
 {
     /* A shift table rather than branches: this runs twice per message. */
-    return (size_t)((0x2110u >> (kind * 4)) & 0xf) * 8; /* EVENT 0, REQUEST and RESPONSE 8, TICK 16 */
+    return (size_t)((0x2110ull >> (kind * 4)) & 0xf) * 8; /* EVENT 0, REQUEST and RESPONSE 8, TICK 16 */
 }
 
 /* The responder slot of a REQUEST or RESPONSE envelope. */

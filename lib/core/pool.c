@@ -50,7 +50,7 @@ static void set_next(actori_node *n, actori_node *next)
 }
 
 /* Refills c's list of class i: a batch from the global pool, else a new slab. */
-static int refill(actori_cache *c, unsigned i)
+int actori_pool_refill(actori_cache *c, unsigned i)
 {
     pthread_mutex_lock(&pool_lock);
     batch_head *b = batches[i];
@@ -93,16 +93,6 @@ static int refill(actori_cache *c, unsigned i)
     return 0;
 }
 
-void *actori_pool_alloc(actori_cache *c, unsigned cls)
-{
-    unsigned i = cls - 1;
-    if (c->head[i] == NULL && refill(c, i) != 0)
-        return NULL;
-    actori_node *n = c->head[i];
-    c->head[i] = next_of(n);
-    c->count[i]--;
-    return n;
-}
 
 /* Moves BATCH blocks of c's list i to the global pool. */
 static void spill(actori_cache *c, unsigned i)

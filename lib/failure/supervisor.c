@@ -50,6 +50,7 @@ typedef struct actori_group {
     unsigned nhistory, ring;
     uint64_t backoff_ms; /* the next delay before a restart round */
     uint64_t last_restart_ns;
+    int has_restarted;  /* a round began since the last (re)start */
     int pending;        /* a group restart: children asked to stop, not parked yet */
     int round_armed;    /* a delayed restart round is on the clock */
     int give_up;        /* nonzero: the reason the supervisor gives up with */
@@ -141,7 +142,7 @@ static uint64_t next_delay(actori_group *g, uint64_t now)
 {
     if (g->spec.backoff_ms == 0)
         return 0;
-    if (g->last_restart_ns == 0 ||
+    if (!g->has_restarted ||
         now - g->last_restart_ns >= (uint64_t)g->spec.period_ms * 1000000ull)
         g->backoff_ms = g->spec.backoff_ms;
     uint64_t delay = g->backoff_ms;
@@ -182,6 +183,7 @@ static int begin_round(actori_group *g, actori_child *caller, uint64_t now)
 {
     uint64_t delay = next_delay(g, now);
     g->last_restart_ns = now;
+    g->has_restarted = 1;
     if (delay > 0 && !g->round_armed) {
         actori_cell_ref(g->self);
         if (actori_clock_call(&g->self->home->clock, delay, round_due, round_dropped, g->self) ==
@@ -235,6 +237,9 @@ static void stop_next(actori_group *g)
 static int decide(actori_group *g, actori_child *e, int reason)
 {
     actor_addr *child = e->cell;
+    /* The stop asked so far is the one that ended: a later request (under
+     * this lock) is for the next incarnation. */
+    atomic_store_explicit(&child->stop_req, 0, memory_order_relaxed);
     if (g->stopping) {
         if (e->state == C_STOPPING_RESTART) {
             e->state = C_PARKED;
@@ -273,9 +278,12 @@ static int decide(actori_group *g, actori_child *e, int reason)
                    "%d): giving up",
                    g->spec.intensity, g->spec.period_ms, child->cls->name, reason);
         g->give_up = reason != 0 ? reason : ACTOR_ECANCELED;
-        e->state = C_FINISHING;
+        /* Parked: the supervisor's stop finishes it, or keeps it for the
+         * supervisor's restart in place. */
+        e->state = C_PARKED;
+        park(e);
         actori_cell_request_stop(g->self);
-        return ACTORI_RESUME_FINISH;
+        return 0;
     }
     e->state = C_PARKED;
     if (g->spec.strategy != ACTOR_ONE_FOR_ONE) {
@@ -287,6 +295,11 @@ static int decide(actori_group *g, actori_child *e, int reason)
             }
             if (s->state != C_RUNNING || (g->spec.strategy == ACTOR_REST_FOR_ONE && !after))
                 continue;
+            if (s->restart == ACTOR_TEMPORARY) {
+                s->state = C_STOPPING_FINAL;
+                actori_cell_request_stop(s->cell);
+                continue;
+            }
             s->state = C_STOPPING_RESTART;
             g->pending++;
             actori_cell_request_stop(s->cell);
@@ -375,6 +388,10 @@ static void group_restarted(actor_addr *sup)
     g->stopping = 0;
     g->give_up = 0;
     g->self_waiting = 0;
+    g->nhistory = 0;
+    g->ring = 0;
+    g->has_restarted = 0;
+    g->backoff_ms = g->spec.backoff_ms;
     restart_parked(g, NULL);
     pthread_mutex_unlock(&g->lock);
 }
@@ -402,6 +419,22 @@ static void child_done(actor_addr *child)
     addr_release(child); /* the supervisor's address of it */
 }
 
+static bool group_finishing(actor_addr *sup)
+{
+    actori_group *g = group_of(sup);
+    pthread_mutex_lock(&g->lock);
+    bool waiting = g->first != NULL;
+    if (waiting) {
+        g->stopping = 1;
+        g->children_final = 1;
+        g->self_waiting = 1;
+        sup->parked = 1;
+        stop_next(g);
+    }
+    pthread_mutex_unlock(&g->lock);
+    return waiting;
+}
+
 static void group_free(actori_group *g)
 {
     pthread_mutex_destroy(&g->lock);
@@ -413,6 +446,7 @@ static const actori_sup_ops the_ops = {
     .group_stopping = group_stopping,
     .group_restarted = group_restarted,
     .group_free = group_free,
+    .group_finishing = group_finishing,
     .child_stopped = child_stopped,
     .child_done = child_done,
 };
@@ -617,10 +651,11 @@ int actor_supervisor_stop_child(actor_addr *sup, actor_addr *child)
         e = e->next;
     if (e != NULL) {
         if (e->state == C_RUNNING || e->state == C_STOPPING_RESTART) {
-            if (e->state == C_STOPPING_RESTART)
-                g->pending--; /* it will not be part of that round */
+            bool round = e->state == C_STOPPING_RESTART && --g->pending == 0;
             e->state = C_STOPPING_FINAL;
             actori_cell_request_stop(child);
+            if (round && !g->stopping) /* it was the last the round waited for */
+                begin_round(g, NULL, actori_clock_now(&g->self->home->clock));
         } else if (e->state == C_PARKED) {
             e->state = C_FINISHING;
             wake(e, ACTORI_RESUME_FINISH);

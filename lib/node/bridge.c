@@ -179,6 +179,10 @@ int node_bridge(actor_node *n, const char *subject)
         bridge_unref(b); /* the list's */
         return rc;
     }
+    /* The server has the subscription when this returns (not on a worker,
+     * which must not wait for a round trip). */
+    if (!node_on_worker(n))
+        natsConnection_FlushTimeout(n->nc, 2000);
     return ACTOR_OK;
 }
 

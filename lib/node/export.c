@@ -116,11 +116,58 @@ static void export_end(actor_node *n, nexport *e, int reason, bool tell)
     free(e);
 }
 
-/* ---- the watcher actor ---- */
+/* ---- the watcher actor ----
+ * It never stops while a monitor of it is outstanding: asked to stop (the
+ * node closes, the runtime shuts down) it waits for the Downs of what it
+ * watches, and holds its own address meanwhile. (libactor 1.1 crashes when
+ * a Down is pushed to a watcher that is Done already; see the report.) */
+typedef struct watcher {
+    actor_node *node;  /* counted */
+    actor_addr *self;  /* counted while it runs */
+    actor_addr **watched; /* targets with a monitor outstanding */
+    size_t nwatched, capwatched;
+    bool stop_asked;
+} watcher;
+
+static void watcher_maybe_stop(actor_ctx *ctx, watcher *w)
+{
+    if (w->stop_asked && w->nwatched == 0)
+        actor_ctx_stop(ctx);
+}
+
+static int watcher_init(actor_ctx *ctx, void *state)
+{
+    ((watcher *)state)->self = addr_ref(actor_ctx_self(ctx));
+    return 0;
+}
+
+static void watcher_finalize(actor_ctx *ctx, void *state)
+{
+    (void)ctx;
+    watcher *w = state;
+    addr_release(w->self);
+    w->self = NULL;
+}
+
+static void watcher_state_free(void *state)
+{
+    watcher *w = state;
+    free(w->watched);
+    node_unref(w->node);
+    free(w);
+}
+
+static void watcher_interrupt(actor_ctx *ctx, void *state)
+{
+    watcher *w = state;
+    w->stop_asked = true;
+    watcher_maybe_stop(ctx, w);
+}
 
 static int watcher_on_watch(actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
-    actor_node *n = state;
+    watcher *w = state;
+    actor_node *n = w->node;
     (void)len;
     uint64_t id = nw_get64(payload);
     pthread_mutex_lock(&n->mu);
@@ -129,7 +176,17 @@ static int watcher_on_watch(actor_ctx *ctx, void *state, const void *payload, si
     pthread_mutex_unlock(&n->mu);
     if (a == NULL)
         return 0;
-    int rc = actor_ctx_monitor(ctx, a);
+    bool known = false;
+    for (size_t i = 0; i < w->nwatched && !known; i++)
+        known = w->watched[i] == a;
+    int rc = ACTOR_OK;
+    if (!known) {
+        if (node_grow((void **)&w->watched, &w->capwatched, sizeof *w->watched,
+                      w->nwatched + 1) != 0)
+            rc = ACTOR_ENOMEM;
+        else if ((rc = actor_ctx_monitor(ctx, a)) == ACTOR_OK)
+            w->watched[w->nwatched++] = a; /* the monitor keeps its memory */
+    }
     if (rc != ACTOR_OK)
         node_log(n, ACTOR_LOG_WARN, "cannot watch export %llu: %s (its Done will not reach "
                                     "the other nodes)", (unsigned long long)id,
@@ -140,8 +197,13 @@ static int watcher_on_watch(actor_ctx *ctx, void *state, const void *payload, si
 
 static void watcher_on_down(actor_ctx *ctx, void *state, actor_addr *who, int reason)
 {
-    (void)ctx;
-    actor_node *n = state;
+    watcher *w = state;
+    actor_node *n = w->node;
+    for (size_t i = 0; i < w->nwatched; i++)
+        if (w->watched[i] == who) {
+            w->watched[i] = w->watched[--w->nwatched];
+            break;
+        }
     for (;;) {
         pthread_mutex_lock(&n->mu);
         nexport *e = NULL;
@@ -157,13 +219,12 @@ static void watcher_on_down(actor_ctx *ctx, void *state, actor_addr *who, int re
             }
         pthread_mutex_unlock(&n->mu);
         if (e == NULL)
-            return;
+            break;
         node_log(n, ACTOR_LOG_DEBUG, "export %s is Done (%d)", e->name, reason);
         export_end(n, e, reason, !node_closing(n));
     }
+    watcher_maybe_stop(ctx, w);
 }
-
-static void node_state_free(void *state) { node_unref(state); }
 
 int export_classes_make(actor_node *n)
 {
@@ -171,11 +232,33 @@ int export_classes_make(actor_node *n)
     if (rc == ACTOR_OK)
         rc = actor_class_new("actor_node.watcher", &n->watcher_cls);
     if (rc == ACTOR_OK)
+        rc = actor_class_on_init(n->watcher_cls, watcher_init);
+    if (rc == ACTOR_OK)
+        rc = actor_class_on_finalize(n->watcher_cls, watcher_finalize);
+    if (rc == ACTOR_OK)
+        rc = actor_class_on_interrupt(n->watcher_cls, watcher_interrupt);
+    if (rc == ACTOR_OK)
         rc = actor_class_on_event(n->watcher_cls, n->t_watch, watcher_on_watch);
     if (rc == ACTOR_OK)
         rc = actor_class_on_down(n->watcher_cls, watcher_on_down);
     if (rc == ACTOR_OK)
-        rc = actor_class_set_state_free(n->watcher_cls, node_state_free);
+        rc = actor_class_set_state_free(n->watcher_cls, watcher_state_free);
+    return rc;
+}
+
+/* Spawns the node's watcher. */
+int export_watcher_spawn(actor_node *n)
+{
+    watcher *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return ACTOR_ENOMEM;
+    node_ref(n);
+    w->node = n;
+    int rc = actor_spawn(n->rt, n->watcher_cls, w, &n->watcher);
+    if (rc != ACTOR_OK) {
+        node_unref(n);
+        free(w);
+    }
     return rc;
 }
 
@@ -455,6 +538,9 @@ int node_export(actor_node *n, const char *name, actor_addr *a)
             export_end(n, again, ACTOR_NODE_UNEXPORTED, true);
         return rc == ACTOR_ENOMEM ? rc : ACTOR_ECLOSED;
     }
+    /* Findable when this returns (not on a worker, which must not wait). */
+    if (!node_on_worker(n))
+        natsConnection_FlushTimeout(n->nc, 2000);
     return ACTOR_OK;
 }
 

@@ -282,10 +282,20 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     node_check_liveness(n);
 }
 
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(((actor_node *)arg)->base);
+}
+
 static void *loop_main(void *arg)
 {
     actor_node *n = arg;
-    event_base_loop(n->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* event_base_loop forgets a loopbreak made before it started: the stop
+     * comes as an event (kept until the loop runs) and a flag. */
+    while (!atomic_load(&n->loop_stop))
+        event_base_loop(n->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
@@ -436,13 +446,18 @@ static void stop_loop(actor_node *n)
         event_del(n->tick);
     }
     if (n->thread_started) {
-        event_base_loopbreak(n->base);
+        atomic_store(&n->loop_stop, 1);
+        event_active(n->stop_ev, EV_READ, 0);
         pthread_join(n->thread, NULL);
         n->thread_started = false;
     }
     if (n->tick != NULL) {
         event_free(n->tick);
         n->tick = NULL;
+    }
+    if (n->stop_ev != NULL) {
+        event_free(n->stop_ev);
+        n->stop_ev = NULL;
     }
 }
 
@@ -575,7 +590,8 @@ int actor_node_connect(actor_runtime *rt, const char *url, const char *node_name
     if (rc != ACTOR_OK)
         goto fail;
     n->tick = event_new(n->base, -1, EV_PERSIST, on_tick, n);
-    if (n->tick == NULL) {
+    n->stop_ev = event_new(n->base, -1, 0, on_stop, n);
+    if (n->tick == NULL || n->stop_ev == NULL) {
         rc = ACTOR_ENOMEM;
         goto fail;
     }
@@ -598,12 +614,8 @@ int actor_node_connect(actor_runtime *rt, const char *url, const char *node_name
     rc = node_subscribe(n, subj, on_main, n, &n->main_sub);
     if (rc == ACTOR_OK)
         rc = node_subscribe(n, "_ACTOR.hb.>", on_beat, n, &n->hb_sub);
-    if (rc == ACTOR_OK) {
-        node_ref(n); /* the watcher's state */
-        rc = actor_spawn(rt, n->watcher_cls, n, &n->watcher);
-        if (rc != ACTOR_OK)
-            node_unref(n);
-    }
+    if (rc == ACTOR_OK)
+        rc = export_watcher_spawn(n);
     if (rc != ACTOR_OK)
         goto fail;
     struct timeval tv = {n->hb_ms / 1000, (n->hb_ms % 1000) * 1000};

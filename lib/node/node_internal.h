@@ -184,7 +184,8 @@ struct actor_node {
     atomic_uint epoch; /* disconnections so far */
 
     struct event_base *base;
-    struct event *tick;
+    struct event *tick, *stop_ev;
+    atomic_int loop_stop;
     pthread_t thread;
     bool thread_started;
 
@@ -251,6 +252,7 @@ void node_close_remote(actor_node *n);
 
 /* export.c */
 int export_classes_make(actor_node *n);
+int export_watcher_spawn(actor_node *n);
 void node_on_actor_msg(actor_node *n, natsMsg *msg);
 void node_on_check(actor_node *n, const unsigned char *p, size_t len);
 int node_export(actor_node *n, const char *name, actor_addr *a);
