@@ -52,8 +52,9 @@ extern "C" {
 /* Errors and version                                                        */
 /* ------------------------------------------------------------------------ */
 
+/* Result codes: ACTOR_OK, or what went wrong (negative). */
 enum {
-    ACTOR_OK = 0,
+    ACTOR_OK = 0,          /* success                                              */
     ACTOR_EINVAL = -1,     /* bad argument or NULL handle                          */
     ACTOR_ENOMEM = -2,     /* an allocation failed; nothing was done               */
     ACTOR_ECLOSED = -3,    /* the actor (or runtime) is stopping or done           */
@@ -76,6 +77,7 @@ enum {
 /* A short English description of `code`; never NULL, also for unknown codes. */
 ACTOR_API const char *actor_strerror(int code);
 
+/* The header's version, major, minor and patch (actor_version: the library's). */
 #define ACTOR_VERSION_MAJOR 1
 #define ACTOR_VERSION_MINOR 1
 #define ACTOR_VERSION_PATCH 0
@@ -89,12 +91,19 @@ ACTOR_API const char *actor_version_string(void);
 /* Opaque handles                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* A runtime: worker threads that run actors (actor_runtime_new). */
 typedef struct actor_runtime actor_runtime;
+/* An actor class: the behaviour of actors (actor_class_new). */
 typedef struct actor_class actor_class;
+/* A message type: a name and checked layouts (actor_msgtype_define). */
 typedef struct actor_msgtype actor_msgtype;
+/* An actor's address, counted (actor_spawn, addr_ref) or borrowed. */
 typedef struct actor_addr actor_addr;
+/* What a callback may do to its own actor; valid during the callback only. */
 typedef struct actor_ctx actor_ctx;
+/* The pending answer of a request (addr_interact). */
 typedef struct actor_responder actor_responder;
+/* A deferred request, answered later (actor_ctx_defer). */
 typedef struct actor_promise actor_promise;
 
 /* ------------------------------------------------------------------------ */
@@ -163,9 +172,11 @@ ACTOR_API int actor_runtime_stats_get(actor_runtime *rt, actor_runtime_stats *ou
  */
 typedef struct actor_hooks {
     size_t size; /* sizeof(actor_hooks) */
-    void *ud;
+    void *ud;    /* passed to every hook */
+    /* an event that will not be handled, and why (ACTOR_ECLOSED, ACTOR_EFULL) */
     void (*dead_letter)(void *ud, actor_addr *to, const actor_msgtype *t, const void *payload,
                         size_t len, int why);
+    /* after each event or request an actor handled, with the handler's time */
     void (*handled)(void *ud, actor_addr *a, const actor_msgtype *t, unsigned long long ns);
 } actor_hooks;
 ACTOR_API int actor_runtime_set_hooks(actor_runtime *rt, const actor_hooks *h);
@@ -696,8 +707,16 @@ ACTOR_API int actor_ctx_monitor(actor_ctx *ctx, actor_addr *target);
 ACTOR_API int actor_ctx_demonitor(actor_ctx *ctx, actor_addr *target);
 
 /* Restart types and strategies (Erlang/OTP's). */
-enum { ACTOR_PERMANENT, ACTOR_TRANSIENT, ACTOR_TEMPORARY };
-enum { ACTOR_ONE_FOR_ONE, ACTOR_ONE_FOR_ALL, ACTOR_REST_FOR_ONE };
+enum {
+    ACTOR_PERMANENT,   /* restarted after any stop        */
+    ACTOR_TRANSIENT,   /* restarted after a failure only  */
+    ACTOR_TEMPORARY    /* never restarted                 */
+};
+enum {
+    ACTOR_ONE_FOR_ONE, /* the failed child alone          */
+    ACTOR_ONE_FOR_ALL, /* all children                    */
+    ACTOR_REST_FOR_ONE /* it and those started after it   */
+};
 /* A supervisor's policy, with the `size` convention (the whole 1.1 struct:
  * a smaller size is ACTOR_EINVAL). */
 typedef struct actor_supervisor_spec {
@@ -897,7 +916,14 @@ ACTOR_API int actor_plugin_load(const char *path);
 #define ACTOR_PLUGIN_INIT ACTOR_PLUGIN_VISIBLE int actor_plugin_init(void)
 #endif
 
-enum { ACTOR_LOG_ERROR, ACTOR_LOG_WARN, ACTOR_LOG_INFO, ACTOR_LOG_DEBUG };
+/* Log levels, most severe first. */
+enum {
+    ACTOR_LOG_ERROR, /* something failed                        */
+    ACTOR_LOG_WARN,  /* something is wrong, the library goes on */
+    ACTOR_LOG_INFO,  /* worth knowing                           */
+    ACTOR_LOG_DEBUG  /* details                                 */
+};
+/* A log handler: one line of `level` (ACTOR_LOG_*), without its newline. */
 typedef void (*actor_log_fn)(int level, const char *msg, void *ud);
 /* Takes every log line of the library from now on (NULL: back to stderr).
  * fn may be called from any thread, concurrently; msg is valid during the
