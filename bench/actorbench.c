@@ -6,15 +6,38 @@
  *   actorbench w5 N        N blocking requests from a plain outside thread
  *   actorbench w7 N PAIRS  PAIRS independent pairs passing a ball N times each
  *   actorbench ev N        N events sent and handled (one sender thread)
+ * Time (1.1):
+ *   actorbench w1within N [MS]   w1 with addr_interact_within(MS, default 1000)
+ *   actorbench timers N [AFTER]  N timer start+cancel pairs in one actor's handler
+ *                                (one worker's thread; AFTER ms, default 60000)
+ *   actorbench timers_live N [ACTORS [BYTES]]  N live timers (due in an hour)
+ *                                over ACTORS actors (default 1), BYTES of payload
+ *                                (default 0): bytes per timer, counted through
+ *                                actor_set_allocator and as RSS growth
+ *   actorbench timers_late N [BG [ACTORS [SPREAD]]]  N one-shot timers due
+ *                                within one SPREAD-ms window (default 1000) on
+ *                                ACTORS actors (default 100), beside BG more
+ *                                live timers due in an hour (default 900000,
+ *                                so 1M live): lateness of the handler, p50/p99
+ *   actorbench timers_floor N [SPREAD]  the same schedule slept by one plain
+ *                                thread (no library): the machine's floor
+ * Topics (1.1):
+ *   actorbench fanout N [SUBS]   one publisher actor, N events to SUBS (default
+ *                                1000) subscribers of one subject: deliveries/s
+ *   actorbench match N           N publishes of random subjects against 10,000
+ *                                subscriptions (2,000 with wildcards), 2-3
+ *                                matching each: publishes/s
  * WORKERS=k sets the worker count (default 2). One "RESULT" line per run. */
 #include <actor/actor.h>
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,15 +105,20 @@ static actor_class *server_class(void)
 /* ---- W1: a client asks the server, the answer comes back as a message ---- */
 typedef struct client {
     actor_addr *server;
-    int64_t left, next, acc;
+    int64_t left, next, acc, expired;
     actor_promise *done;
 } client;
+
+static int w1_within_ms = -1; /* >= 0: w1within, the requests carry this deadline */
 
 static void client_ask(actor_ctx *ctx, client *c)
 {
     int64_t ab[2] = {c->next++, 1};
     actor_responder *r;
-    CHECK(addr_interact(c->server, t_sum, ab, sizeof ab, &r));
+    if (w1_within_ms >= 0)
+        CHECK(addr_interact_within(c->server, t_sum, ab, sizeof ab, w1_within_ms, &r));
+    else
+        CHECK(addr_interact(c->server, t_sum, ab, sizeof ab, &r));
     CHECK(actor_responder_forward(r, actor_ctx_self(ctx)));
 }
 
@@ -101,6 +129,7 @@ static int client_run(actor_ctx *ctx, void *st, const void *p, size_t len)
     memcpy(&c->left, p, sizeof c->left);
     c->next = 0;
     c->acc = 0;
+    c->expired = 0;
     CHECK(actor_ctx_defer(ctx, &c->done));
     client_ask(ctx, c);
     return 0;
@@ -112,6 +141,12 @@ static void client_on_sum(actor_ctx *ctx, void *st, const actor_msgtype *t, int 
     (void)t;
     (void)len;
     client *c = st;
+    if (status == ACTOR_EEXPIRED) { /* w1within: past its deadline; ask again */
+        c->expired++;
+        c->next--;
+        client_ask(ctx, c);
+        return;
+    }
     CHECK(status);
     int64_t v;
     memcpy(&v, reply, sizeof v);
@@ -155,8 +190,13 @@ static void w1(actor_runtime *rt, int64_t n)
         fprintf(stderr, "w1: wrong sum %" PRId64 "\n", got);
         exit(1);
     }
-    printf("RESULT w1 n=%" PRId64 " secs=%.4f rt_per_s=%.0f mean_us=%.3f\n", n, el, n / el,
-           el * 1e6 / n);
+    if (w1_within_ms >= 0)
+        printf("RESULT w1within n=%" PRId64 " timeout_ms=%d secs=%.4f rt_per_s=%.0f mean_us=%.3f "
+               "expired=%" PRId64 " vmrss_end_kb=%ld\n",
+               n, w1_within_ms, el, n / el, el * 1e6 / n, c->expired, vmrss_kb());
+    else
+        printf("RESULT w1 n=%" PRId64 " secs=%.4f rt_per_s=%.0f mean_us=%.3f\n", n, el, n / el,
+               el * 1e6 / n);
     addr_release(cl);
     addr_release(server);
     actor_class_free(sc);
@@ -530,6 +570,580 @@ static void ev(actor_runtime *rt, uint64_t n)
     actor_class_free(cc);
 }
 
+/* ---- Time (1.1): timers ---- */
+
+/* Counting allocator (timers_live only; installed before any other call).
+ * A block's cost is malloc_usable_size + 8, glibc's chunk header. */
+static _Atomic long long heap_bytes, heap_blocks, heap_allocs;
+
+static void heap_count(void *p, int sign)
+{
+    long long sz = (long long)malloc_usable_size(p) + 8;
+    atomic_fetch_add_explicit(&heap_bytes, sign * sz, memory_order_relaxed);
+    atomic_fetch_add_explicit(&heap_blocks, sign, memory_order_relaxed);
+    if (sign > 0)
+        atomic_fetch_add_explicit(&heap_allocs, 1, memory_order_relaxed);
+}
+
+static void *count_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (p)
+        heap_count(p, 1);
+    return p;
+}
+
+static void *count_calloc(size_t n, size_t sz)
+{
+    void *p = calloc(n, sz);
+    if (p)
+        heap_count(p, 1);
+    return p;
+}
+
+static void *count_realloc(void *p, size_t n)
+{
+    long long old = p ? (long long)malloc_usable_size(p) + 8 : 0;
+    void *q = realloc(p, n);
+    if (q == NULL && n > 0)
+        return NULL; /* failed: p unchanged */
+    if (p) {
+        atomic_fetch_sub_explicit(&heap_bytes, old, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&heap_blocks, 1, memory_order_relaxed);
+    }
+    if (q)
+        heap_count(q, 1);
+    return q;
+}
+
+static void count_free(void *p)
+{
+    if (p)
+        heap_count(p, -1);
+    free(p);
+}
+
+static double cpu_s(void) /* the whole process: workers, clock thread, main */
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const actor_msgtype *t_tctl, *t_tick, *t_tickb;
+
+enum { OP_PAIRS = 1, OP_START_FAR, OP_CANCEL_ALL, OP_START_DUE };
+
+typedef struct tctl { /* opaque request to a TimerBench actor */
+    int64_t op, n, first, stride, after_ms, arg, window_ns, spread_ns, total;
+} tctl;
+
+typedef struct tbench {
+    int64_t next_key; /* keys of this actor's far timers: 0..next_key-1 */
+    size_t payload_len;
+} tbench;
+
+/* Lateness of each due timer (ns), by global index; the count handled. */
+static int64_t *late_ns;
+static _Atomic long late_done;
+static long late_total;
+
+static int tick_handler(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)st;
+    (void)len;
+    int64_t now = mono_ns(), v[2];
+    memcpy(v, p, sizeof v);
+    late_ns[v[1]] = now - v[0];
+    if (atomic_fetch_add_explicit(&late_done, 1, memory_order_acq_rel) + 1 == late_total) {
+        pthread_mutex_lock(&ring_lock);
+        ring_done = 1;
+        pthread_cond_signal(&ring_cond);
+        pthread_mutex_unlock(&ring_lock);
+    }
+    return 0;
+}
+
+static int tickb_handler(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)st;
+    (void)p;
+    (void)len;
+    return 0;
+}
+
+static const unsigned char zero_payload[64];
+
+static int tbench_ctl(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)len;
+    tbench *b = st;
+    tctl c;
+    memcpy(&c, p, sizeof c);
+    double secs = 0;
+    if (c.op == OP_PAIRS) { /* start + cancel, n times, timed here on the worker */
+        int64_t pay[2] = {0, 0};
+        double t0 = now_s();
+        for (int64_t i = 0; i < c.n; i++) {
+            CHECK(actor_ctx_timer_start(ctx, (uint64_t)i, t_tick, pay, sizeof pay,
+                                        (uint64_t)c.after_ms, 0));
+            CHECK(actor_ctx_timer_cancel(ctx, (uint64_t)i));
+        }
+        secs = now_s() - t0;
+    } else if (c.op == OP_START_FAR) { /* n more live timers, due after_ms from now */
+        double t0 = now_s();
+        for (int64_t i = 0; i < c.n; i++)
+            CHECK(actor_ctx_timer_start(ctx, (uint64_t)b->next_key++, t_tickb, zero_payload,
+                                        b->payload_len, (uint64_t)c.after_ms, 0));
+        secs = now_s() - t0;
+    } else if (c.op == OP_CANCEL_ALL) {
+        double t0 = now_s();
+        for (int64_t k = 0; k < b->next_key; k++)
+            CHECK(actor_ctx_timer_cancel(ctx, (uint64_t)k));
+        secs = now_s() - t0;
+        b->next_key = 0;
+    } else if (c.op == OP_START_DUE) {
+        /* n timers with global indexes first, first+stride, ...; index g is
+         * due at window_ns + g * spread_ns / total (CLOCK_MONOTONIC), rounded
+         * up to the next whole ms after the call (the API takes ms). */
+        for (int64_t j = 0; j < c.n; j++) {
+            int64_t g = c.first + j * c.stride;
+            int64_t target = c.window_ns + (c.total > 0 ? g * c.spread_ns / c.total : 0);
+            int64_t now = mono_ns();
+            int64_t after = target > now ? (target - now + 999999) / 1000000 : 0;
+            int64_t pay[2] = {now + after * 1000000, g}; /* the exact due time */
+            CHECK(actor_ctx_timer_start(ctx, (uint64_t)(1ull << 62) + (uint64_t)g, t_tick, pay,
+                                        sizeof pay, (uint64_t)after, 0));
+        }
+    }
+    return actor_ctx_reply(ctx, &secs, sizeof secs);
+}
+
+static actor_class *tbench_class(void)
+{
+    actor_class *c;
+    CHECK(actor_class_new("TimerBench", &c));
+    CHECK(actor_class_on_request(c, t_tctl, tbench_ctl));
+    CHECK(actor_class_on_event(c, t_tick, tick_handler));
+    CHECK(actor_class_on_event(c, t_tickb, tickb_handler));
+    CHECK(actor_class_set_state_free(c, free));
+    return c;
+}
+
+static actor_addr *tbench_spawn(actor_runtime *rt, actor_class *c, size_t payload_len)
+{
+    tbench *b = calloc(1, sizeof *b);
+    b->payload_len = payload_len;
+    actor_addr *a;
+    CHECK(actor_spawn(rt, c, b, &a));
+    return a;
+}
+
+static double tctl_ask(actor_addr *a, tctl c)
+{
+    actor_responder *r;
+    CHECK(addr_interact(a, t_tctl, &c, sizeof c, &r));
+    CHECK(actor_responder_wait(r, -1));
+    double v;
+    memcpy(&v, actor_responder_data(r, NULL), sizeof v);
+    actor_responder_free(r);
+    return v;
+}
+
+/* Sends every actor its request, then waits for all: they run in parallel. */
+static double tctl_all(actor_addr **v, long k, tctl *cs)
+{
+    actor_responder **rs = calloc((size_t)k, sizeof *rs);
+    for (long i = 0; i < k; i++)
+        CHECK(addr_interact(v[i], t_tctl, &cs[i], sizeof cs[i], &rs[i]));
+    double sum = 0;
+    for (long i = 0; i < k; i++) {
+        CHECK(actor_responder_wait(rs[i], -1));
+        double s;
+        memcpy(&s, actor_responder_data(rs[i], NULL), sizeof s);
+        sum += s;
+        actor_responder_free(rs[i]);
+    }
+    free(rs);
+    return sum;
+}
+
+static void stop_all(actor_addr **v, long k)
+{
+    for (long i = 0; i < k; i++) {
+        CHECK(addr_interrupt(v[i]));
+        CHECK(addr_join(v[i], -1));
+        addr_release(v[i]);
+    }
+}
+
+/* timers: start+cancel pairs per second, on one actor (one worker's thread). */
+static void timers_pairs(actor_runtime *rt, int64_t n, int64_t after_ms, unsigned workers)
+{
+    actor_class *c = tbench_class();
+    actor_addr *a = tbench_spawn(rt, c, 0);
+    tctl_ask(a, (tctl){.op = OP_PAIRS, .n = 100000, .after_ms = after_ms}); /* warm-up */
+    double c0 = cpu_s(), t0 = now_s();
+    double in_handler = tctl_ask(a, (tctl){.op = OP_PAIRS, .n = n, .after_ms = after_ms});
+    double el = now_s() - t0;
+    usleep(50000); /* let the clock thread finish dropping what was cancelled */
+    double cpu = cpu_s() - c0;
+    printf("RESULT timers workers=%u pairs=%" PRId64 " after_ms=%" PRId64
+           " secs=%.4f pairs_per_s=%.0f ns_per_pair=%.1f process_cpu_ns_per_pair=%.1f\n",
+           workers, n, after_ms, in_handler, n / in_handler, in_handler * 1e9 / n,
+           cpu * 1e9 / n);
+    (void)el;
+    stop_all(&a, 1);
+    actor_class_free(c);
+}
+
+/* timers_live: bytes per live timer. */
+static void timers_live(actor_runtime *rt, int64_t n, long actors, size_t payload_len)
+{
+    actor_class *c = tbench_class();
+    actor_addr **v = calloc((size_t)actors, sizeof *v);
+    tctl *cs = calloc((size_t)actors, sizeof *cs);
+    for (long i = 0; i < actors; i++)
+        v[i] = tbench_spawn(rt, c, payload_len);
+    /* Warm-up: one timer per actor (its table exists; the clock thread runs),
+     * cancelled, and the clock given time to drop it. */
+    for (long i = 0; i < actors; i++)
+        cs[i] = (tctl){.op = OP_START_FAR, .n = 1, .after_ms = 3600000};
+    tctl_all(v, actors, cs);
+    for (long i = 0; i < actors; i++)
+        cs[i] = (tctl){.op = OP_CANCEL_ALL};
+    tctl_all(v, actors, cs);
+    usleep(200000);
+    long long b0 = atomic_load(&heap_bytes), k0 = atomic_load(&heap_blocks),
+              a0 = atomic_load(&heap_allocs);
+    long rss0 = vmrss_kb();
+    for (long i = 0; i < actors; i++)
+        cs[i] = (tctl){.op = OP_START_FAR, .n = n / actors + (i < n % actors), .after_ms = 3600000};
+    double t0 = now_s();
+    tctl_all(v, actors, cs);
+    double el = now_s() - t0;
+    usleep(300000); /* the clock thread takes every arm into its heap */
+    long long b1 = atomic_load(&heap_bytes), k1 = atomic_load(&heap_blocks),
+              a1 = atomic_load(&heap_allocs);
+    long rss1 = vmrss_kb();
+    for (long i = 0; i < actors; i++)
+        cs[i] = (tctl){.op = OP_CANCEL_ALL};
+    double cancel_secs = tctl_all(v, actors, cs);
+    /* A cancelled timer is freed by the clock thread when it meets it: how
+     * long until 99% of the records are gone (the heap back within 27 B per
+     * timer of the start: the clock's heap array and the tables' buckets,
+     * about 25 B per timer, stay allocated), polled every ms. */
+    double c0 = now_s(), reclaim_ms = -1;
+    while (now_s() - c0 < 10) {
+        if (atomic_load(&heap_bytes) - b0 <= 27 * n) {
+            reclaim_ms = (now_s() - c0) * 1e3;
+            break;
+        }
+        usleep(1000);
+    }
+    long long b2 = atomic_load(&heap_bytes);
+    long rss2 = vmrss_kb();
+    printf("RESULT timers_live n=%" PRId64 " actors=%ld payload=%zu start_secs=%.4f "
+           "starts_per_s=%.0f heap_bytes_per_timer=%.1f blocks_per_timer=%.3f "
+           "allocs_per_timer=%.3f rss_bytes_per_timer=%.1f rss_before_kb=%ld rss_after_kb=%ld "
+           "cancel_all_secs=%.4f cancelled_freed_after_ms=%.0f heap_bytes_per_timer_after=%.1f "
+           "rss_after_cancel_kb=%ld\n",
+           n, actors, payload_len, el, n / el, (double)(b1 - b0) / n, (double)(k1 - k0) / n,
+           (double)(a1 - a0) / n, (rss1 - rss0) * 1024.0 / n, rss0, rss1, cancel_secs,
+           reclaim_ms, (double)(b2 - b0) / n, rss2);
+    stop_all(v, actors);
+    free(v);
+    free(cs);
+    actor_class_free(c);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct_us(const int64_t *sorted, long n, double p)
+{
+    long i = (long)(p * (n - 1) + 0.5);
+    return sorted[i] / 1e3;
+}
+
+/* timers_late: lateness of N timers due within one window, on a threaded
+ * runtime, with BG more live timers due later. */
+static void timers_late(actor_runtime *rt, long n, long bg, long actors, int64_t spread_ms,
+                        unsigned workers)
+{
+    actor_class *c = tbench_class();
+    actor_addr **v = calloc((size_t)actors, sizeof *v);
+    tctl *cs = calloc((size_t)actors, sizeof *cs);
+    for (long i = 0; i < actors; i++)
+        v[i] = tbench_spawn(rt, c, 0);
+    late_ns = calloc((size_t)n, sizeof *late_ns);
+    late_total = n;
+    atomic_store(&late_done, 0);
+    ring_done = 0;
+    if (bg > 0) {
+        for (long i = 0; i < actors; i++)
+            cs[i] = (tctl){.op = OP_START_FAR, .n = bg / actors + (i < bg % actors),
+                           .after_ms = 3600000};
+        tctl_all(v, actors, cs);
+    }
+    /* The window opens 1 s after the last background start: every due
+     * timer is armed (and taken by the clock) well before it. */
+    int64_t window = mono_ns() + 1000000000;
+    for (long i = 0; i < actors; i++)
+        cs[i] = (tctl){.op = OP_START_DUE, .n = n / actors + (i < n % actors), .first = i,
+                       .stride = actors, .window_ns = window,
+                       .spread_ns = spread_ms * 1000000, .total = n};
+    tctl_all(v, actors, cs);
+    int64_t armed_at = mono_ns();
+    double cpu0 = cpu_s();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 60 + spread_ms / 1000;
+    pthread_mutex_lock(&ring_lock);
+    while (!ring_done)
+        if (pthread_cond_timedwait(&ring_cond, &ring_lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&ring_lock);
+    double cpu_window = cpu_s() - cpu0; /* every thread, idle spins included */
+    long got = atomic_load(&late_done);
+    if (got != n) {
+        fprintf(stderr, "timers_late: %ld of %ld fired\n", got, n);
+        exit(1);
+    }
+    long early = 0;
+    for (long i = 0; i < n; i++)
+        early += late_ns[i] < 0;
+    qsort(late_ns, (size_t)n, sizeof *late_ns, cmp_i64);
+    if (window < armed_at) /* the figures below measure the arming, not the clock */
+        fprintf(stderr, "timers_late: arming ended %.0f ms after the window opened: rerun\n",
+                (armed_at - window) / 1e6);
+    printf("RESULT timers_late workers=%u due=%ld background=%ld live=%ld actors=%ld "
+           "spread_ms=%" PRId64 " armed_before_window_ms=%.0f early=%ld min_us=%.1f "
+           "p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
+           "process_cpu_s=%.3f\n",
+           workers, n, bg, n + bg, actors, spread_ms, (window - armed_at) / 1e6, early,
+           late_ns[0] / 1e3, pct_us(late_ns, n, 0.50), pct_us(late_ns, n, 0.90),
+           pct_us(late_ns, n, 0.99), pct_us(late_ns, n, 0.999), late_ns[n - 1] / 1e3,
+           cpu_window);
+    free(late_ns);
+    stop_all(v, actors);
+    free(v);
+    free(cs);
+    actor_class_free(c);
+}
+
+/* timers_floor: the machine's floor for timers_late, without the library:
+ * one thread sleeps (clock_nanosleep, absolute) until the next due time of
+ * the same schedule and notes the lateness of everything due by then. */
+static void timers_floor(long n, int64_t spread_ms)
+{
+    int64_t *due = calloc((size_t)n, sizeof *due), *late = calloc((size_t)n, sizeof *late);
+    int64_t window = mono_ns() + 1000000000;
+    for (long g = 0; g < n; g++)
+        due[g] = window + g * spread_ms * 1000000 / n;
+    for (long i = 0; i < n;) {
+        struct timespec ts = {.tv_sec = due[i] / 1000000000, .tv_nsec = due[i] % 1000000000};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+            ;
+        int64_t now = mono_ns();
+        while (i < n && due[i] <= now) {
+            late[i] = now - due[i];
+            i++;
+        }
+    }
+    qsort(late, (size_t)n, sizeof *late, cmp_i64);
+    printf("RESULT timers_floor due=%ld spread_ms=%" PRId64 " min_us=%.1f p50_us=%.1f "
+           "p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+           n, spread_ms, late[0] / 1e3, pct_us(late, n, 0.50), pct_us(late, n, 0.90),
+           pct_us(late, n, 0.99), pct_us(late, n, 0.999), late[n - 1] / 1e3);
+    free(due);
+    free(late);
+}
+
+/* ---- Topics (1.1): fanout and match ---- */
+/* A publisher actor publishes N events in one handler (like W2's producers),
+ * then sends each subscriber an end marker (the same sender: it arrives
+ * after all of that publisher's events); the clock stops when every
+ * subscriber handled its marker. */
+static const actor_msgtype *t_tend;
+static _Atomic long tsubs_done;
+
+static int tsub_ev(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)p;
+    (void)len;
+    ++*(uint64_t *)st;
+    return 0;
+}
+
+static int tsub_end(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)st;
+    (void)p;
+    (void)len;
+    atomic_fetch_add(&tsubs_done, 1);
+    return 0;
+}
+
+typedef struct tpub {
+    actor_runtime *rt;
+    actor_addr **subs;
+    long nsubs;
+    const char *const *subjects;
+    long nsubjects;
+    uint64_t n, delivered;
+} tpub;
+
+static int tpub_run(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    (void)ctx;
+    (void)p;
+    (void)len;
+    tpub *tp = st;
+    uint64_t delivered = 0, x = 88172645463325252ull;
+    for (uint64_t i = 0; i < tp->n; i++) {
+        const char *s = tp->subjects[0];
+        if (tp->nsubjects > 1) { /* xorshift: no pattern the trie could like */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s = tp->subjects[x % (uint64_t)tp->nsubjects];
+        }
+        size_t d;
+        CHECK(actor_publish(tp->rt, s, t_inc, &i, sizeof i, &d));
+        delivered += d;
+    }
+    for (long k = 0; k < tp->nsubs; k++)
+        CHECK(addr_send(tp->subs[k], t_tend, NULL, 0));
+    tp->delivered = delivered;
+    return 0;
+}
+
+static actor_addr **tsubs_spawn(actor_runtime *rt, actor_class **cls, long n, uint64_t **counts)
+{
+    if (t_tend == NULL)
+        CHECK(actor_msgtype_define("TopicEnd", "", NULL, &t_tend));
+    CHECK(actor_class_new("TopicSub", cls));
+    CHECK(actor_class_on_event(*cls, t_inc, tsub_ev));
+    CHECK(actor_class_on_event(*cls, t_tend, tsub_end));
+    actor_addr **subs = calloc((size_t)n, sizeof *subs);
+    *counts = calloc((size_t)n, sizeof **counts);
+    for (long i = 0; i < n; i++)
+        CHECK(actor_spawn(rt, *cls, &(*counts)[i], &subs[i]));
+    return subs;
+}
+
+/* Runs the publisher; returns the seconds from its start to the last
+ * subscriber's end marker, and checks that every delivery was handled. */
+static double tpub_time(tpub *tp, actor_class *scls, uint64_t *counts)
+{
+    actor_class *pc;
+    CHECK(actor_class_new("TopicPub", &pc));
+    CHECK(actor_class_on_event(pc, t_produce, tpub_run));
+    actor_addr *pub;
+    CHECK(actor_spawn(tp->rt, pc, tp, &pub));
+    atomic_store(&tsubs_done, 0);
+    double t0 = now_s();
+    CHECK(addr_send(pub, t_produce, &tp->n, sizeof tp->n));
+    struct timespec nap = {0, 100000};
+    while (atomic_load(&tsubs_done) < tp->nsubs)
+        nanosleep(&nap, NULL);
+    double el = now_s() - t0;
+    uint64_t handled = 0;
+    for (long i = 0; i < tp->nsubs; i++)
+        handled += counts[i];
+    if (handled != tp->delivered) {
+        fprintf(stderr, "topics: %" PRIu64 " delivered, %" PRIu64 " handled\n", tp->delivered,
+                handled);
+        exit(1);
+    }
+    addr_release(pub);
+    for (long i = 0; i < tp->nsubs; i++)
+        addr_release(tp->subs[i]);
+    actor_class_free(pc);
+    actor_class_free(scls);
+    return el;
+}
+
+/* fanout: one publisher, SUBS subscribers of one subject. */
+static void fanout(actor_runtime *rt, uint64_t n, long nsubs)
+{
+    actor_class *c;
+    uint64_t *counts;
+    actor_addr **subs = tsubs_spawn(rt, &c, nsubs, &counts);
+    for (long i = 0; i < nsubs; i++)
+        CHECK(actor_subscribe(subs[i], "bench.fan.out"));
+    static const char *const one[] = {"bench.fan.out"};
+    tpub tp = {rt, subs, nsubs, one, 1, n, 0};
+    double el = tpub_time(&tp, c, counts);
+    if (tp.delivered != n * (uint64_t)nsubs) {
+        fprintf(stderr, "fanout: %" PRIu64 " delivered\n", tp.delivered);
+        exit(1);
+    }
+    printf("RESULT fanout subs=%ld events=%" PRIu64 " deliveries=%" PRIu64
+           " secs=%.4f deliveries_per_s=%.0f\n",
+           nsubs, n, tp.delivered, el, tp.delivered / el);
+    free(subs);
+    free(counts);
+}
+
+/* match: 10,000 distinct subscriptions over 1,000 subscribers, 2,000 of
+ * them with a wildcard: "m.X.Y.Z" for X < 80, "m.X.Y.*" and "m.X.*.Z" for
+ * X < 100 (Y, Z < 10); each published subject "m.X.Y.Z" (X < 100, random)
+ * matches 2 or 3 of them. */
+static void match(actor_runtime *rt, uint64_t n)
+{
+    enum { SUBS = 1000, NSUBJ = 10000 };
+    actor_class *c;
+    uint64_t *counts;
+    actor_addr **subs = tsubs_spawn(rt, &c, SUBS, &counts);
+    static char names[NSUBJ][16];
+    static const char *subjects[NSUBJ];
+    char s[32];
+    long made = 0;
+    for (int x = 0; x < 100; x++)
+        for (int y = 0; y < 10; y++)
+            for (int z = 0; z < 10; z++) {
+                int k = x * 100 + y * 10 + z;
+                snprintf(names[k], sizeof names[k], "m.%d.%d.%d", x, y, z);
+                subjects[k] = names[k];
+                if (x < 80) {
+                    CHECK(actor_subscribe(subs[k % SUBS], names[k]));
+                    made++;
+                }
+            }
+    for (int x = 0; x < 100; x++)
+        for (int k = 0; k < 10; k++) {
+            snprintf(s, sizeof s, "m.%d.%d.*", x, k);
+            CHECK(actor_subscribe(subs[(x * 10 + k + 333) % SUBS], s));
+            snprintf(s, sizeof s, "m.%d.*.%d", x, k);
+            CHECK(actor_subscribe(subs[(x * 10 + k + 667) % SUBS], s));
+            made += 2;
+        }
+    tpub tp = {rt, subs, SUBS, subjects, NSUBJ, n, 0};
+    double el = tpub_time(&tp, c, counts);
+    printf("RESULT match subscriptions=%ld publishes=%" PRIu64 " deliveries=%" PRIu64
+           " per_publish=%.2f secs=%.4f publishes_per_s=%.0f\n",
+           made, n, tp.delivered, (double)tp.delivered / (double)n, el, n / el);
+    free(subs);
+    free(counts);
+}
+
 int main(int argc, char **argv)
 {
     const char *w = argc > 1 ? argv[1] : "w1";
@@ -537,7 +1151,14 @@ int main(int argc, char **argv)
     long ring = argc > 3 ? atol(argv[3]) : 1000;
     const char *env = getenv("WORKERS");
     unsigned workers = env ? (unsigned)atoi(env) : 2;
+    if (strcmp(w, "timers_live") == 0) /* before any other call of the library */
+        CHECK(actor_set_allocator(count_malloc, count_calloc, count_realloc, count_free));
     define_types();
+    if (strncmp(w, "timers", 6) == 0) {
+        CHECK(actor_msgtype_define("TimerCtl", NULL, NULL, &t_tctl));
+        CHECK(actor_msgtype_define("Tick", "qq", NULL, &t_tick));
+        CHECK(actor_msgtype_define("TickBytes", NULL, NULL, &t_tickb));
+    }
     actor_runtime *rt;
     CHECK(actor_runtime_new(workers, &rt));
     if (strcmp(w, "w1") == 0)
@@ -552,8 +1173,25 @@ int main(int argc, char **argv)
         w5(rt, n ? n : 100000);
     else if (strcmp(w, "w7") == 0)
         w7(rt, n ? n : 20000, argc > 3 ? ring : 200, workers);
+    else if (strcmp(w, "w1within") == 0) {
+        w1_within_ms = argc > 3 ? atoi(argv[3]) : 1000;
+        w1(rt, n ? n : 2000000);
+    } else if (strcmp(w, "timers") == 0)
+        timers_pairs(rt, n ? n : 5000000, argc > 3 ? atoll(argv[3]) : 60000, workers);
+    else if (strcmp(w, "timers_live") == 0)
+        timers_live(rt, n ? n : 1000000, argc > 3 ? atol(argv[3]) : 1,
+                    argc > 4 ? (size_t)atol(argv[4]) : 0);
+    else if (strcmp(w, "timers_late") == 0)
+        timers_late(rt, n ? (long)n : 100000, argc > 3 ? atol(argv[3]) : 900000,
+                    argc > 4 ? atol(argv[4]) : 100, argc > 5 ? atoll(argv[5]) : 1000, workers);
+    else if (strcmp(w, "timers_floor") == 0)
+        timers_floor(n ? (long)n : 100000, argc > 3 ? atoll(argv[3]) : 1000);
     else if (strcmp(w, "ev") == 0)
         ev(rt, n ? (uint64_t)n : 1000000);
+    else if (strcmp(w, "fanout") == 0)
+        fanout(rt, n ? (uint64_t)n : 20000, argc > 3 ? ring : 1000);
+    else if (strcmp(w, "match") == 0)
+        match(rt, n ? (uint64_t)n : 2000000);
     else {
         fprintf(stderr, "unknown workload %s\n", w);
         return 2;
