@@ -53,10 +53,10 @@ static int check_message(actor_addr *a, const actor_msgtype *t, const void *payl
  * here: two atomic RMWs per message would cost W4 about 12%. Any thread. */
 static int admit(actor_addr *a)
 {
+    if (!a->counted) /* unbounded and not a pool member: nothing counted */
+        return ACTOR_OK;
     uint32_t cap = a->cls->mailbox_cap, q;
     if (cap == 0) {
-        if (!a->counted)
-            return ACTOR_OK;
         q = atomic_fetch_add_explicit(&a->queued, 1, memory_order_relaxed) + 1;
     } else {
         q = atomic_load_explicit(&a->queued, memory_order_relaxed);
@@ -79,7 +79,7 @@ static int admit(actor_addr *a)
 /* Gives back a place taken by admit for a message that was never pushed. */
 static void unadmit(actor_addr *a)
 {
-    if (a->cls->mailbox_cap != 0 || a->counted) {
+    if (a->counted) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
         actori_cell_wake_room(a);
     }

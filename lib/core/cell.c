@@ -95,10 +95,15 @@ actori_fail *actori_cell_fail(actor_addr *a)
 void actori_cell_request_stop(actor_addr *a)
 {
     atomic_store_explicit(&a->stop_req, 1, memory_order_release);
-    /* Wake it if idle: the embedded WAKE message, queued once at a time
-     * (the same handshake as CLOSE's). */
-    if (atomic_exchange_explicit(&a->wake_queued, 1, memory_order_seq_cst) == 0)
-        actori_cell_push(a, &a->wake_msg);
+    /* Wake it if idle with a WAKE message (allocated: stop requests are
+     * rare, and 16 bytes in every cell are not). Without memory it sees the
+     * request at its next run. */
+    actori_env *e = actori_env_new(ACTORI_WAKE, NULL, NULL, 0);
+    if (e != NULL)
+        actori_cell_push(a, &e->msg);
+    else
+        actori_log(ACTOR_LOG_WARN, "out of memory: a stop request waits for the actor's next "
+                                   "message");
 }
 
 void actori_cell_resume(actor_addr *a, int word)
@@ -210,7 +215,7 @@ static inline void took_one(actor_addr *a)
     /* seq_cst pair with addr_send_wait: we decrement, then look for a
      * waiter; it announces itself, then looks at the count. One of the two
      * sees the other. */
-    if (a->cls->mailbox_cap != 0 || a->counted) {
+    if (a->counted) {
         atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
         actori_cell_wake_room(a);
     }
@@ -234,64 +239,46 @@ static inline __attribute__((always_inline)) void count_handled(actor_addr *a, a
                           memory_order_relaxed);
 }
 
-/* Returns true when an event or request was handled (for the hook). */
-static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori_worker *w,
-                                                          actori_msg *m)
+/* Everything but events and requests: responses, ticks, interrupts, the
+ * embedded control messages, Downs, a connection's frames. Out of line,
+ * so that the path of events and requests stays short. */
+static __attribute__((noinline)) void dispatch_other(actor_addr *a, actori_worker *w,
+                                                      actori_msg *m)
 {
     actori_env *e = (actori_env *)m;
-    bool handled = true;
     w->cur_type = m->kind <= ACTORI_TICK ? e->type : NULL;
     switch (m->kind) {
-    case ACTORI_EVENT:
-        took_one(a);
-        count_handled(a, w); /* before the handler: received stays exact */
-        dispatch_event(a, e);
-        actori_env_free(e);
-        break;
-    case ACTORI_REQUEST:
-        took_one(a);
-        handled = dispatch_request(a, w, e);
-        actori_env_free(e);
-        break;
     case ACTORI_RESPONSE:
-        handled = false;
         dispatch_response(a, w, e);
         actori_env_free(e);
         break;
     case ACTORI_TICK:
-        handled = false;
         actori_timers_dispatch(a, e);
         actori_env_free(e);
         break;
     case ACTORI_INTERRUPT:
-        handled = false;
         actori_env_free(e);
         run_interrupt(a);
         break;
     case ACTORI_SHUTDOWN:
-        handled = false;
         run_interrupt(a);
         break;
     case ACTORI_WAKE:
-        handled = false;
-        atomic_store_explicit(&a->wake_queued, 0, memory_order_seq_cst);
+        actori_env_free(e);
         if (atomic_load_explicit(&a->stop_req, memory_order_acquire))
             cell_stop(a);
         break;
     case ACTORI_DOWN:
-        handled = false;
         actori_monitor_dispatch(a, e);
         actori_env_free(e);
         break;
     case ACTORI_DATA:
     case ACTORI_IO_END:
-        handled = false;
         w->cur_type = NULL;
         io()->dispatch(a, e);
         actori_env_free(e);
         break;
     case ACTORI_CLOSE:
-        handled = false;
         /* seq_cst pair with addr_release: either that release sees the flag
          * cleared and queues a new CLOSE, or this load sees its count. */
         atomic_store_explicit(&a->close_queued, 0, memory_order_seq_cst);
@@ -299,7 +286,36 @@ static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori
             cell_stop(a);
         break;
     }
-    return handled;
+}
+
+/* Returns true when an event or request was handled (for the hook). */
+static inline __attribute__((always_inline)) bool dispatch(actor_addr *a, actori_worker *w,
+                                                          actori_msg *m)
+{
+    actori_env *e = (actori_env *)m;
+    if (__builtin_expect(m->kind == ACTORI_EVENT, 1)) {
+        w->cur_type = e->type;
+        took_one(a);
+        count_handled(a, w); /* before the handler: received stays exact */
+        dispatch_event(a, e);
+        actori_env_free(e);
+        return true;
+    }
+    if (m->kind == ACTORI_REQUEST) {
+        w->cur_type = e->type;
+        took_one(a);
+        bool handled = dispatch_request(a, w, e);
+        actori_env_free(e);
+        return handled;
+    }
+    if (m->kind == ACTORI_RESPONSE) { /* an answer forwarded here: common too */
+        w->cur_type = e->type;
+        dispatch_response(a, w, e);
+        actori_env_free(e);
+        return false;
+    }
+    dispatch_other(a, w, m);
+    return false;
 }
 
 /* dispatch with the runtime's `handled` hook: the only path that reads
@@ -409,7 +425,7 @@ static void drain(actor_addr *a, drain_count *n)
             atomic_store_explicit(&a->close_queued, 0, memory_order_seq_cst);
             break;
         case ACTORI_WAKE:
-            atomic_store_explicit(&a->wake_queued, 0, memory_order_seq_cst);
+            actori_env_free(e);
             break;
         case ACTORI_SHUTDOWN:
             break;
@@ -496,8 +512,7 @@ static void finish(actor_addr *a, actori_worker *w)
     drain_count n = {0, 0, 0};
     drain(a, &n);
     report_drain(a, &n);
-    actori_runtime_unlink(a->rt, a);
-    a->rt = NULL;
+    actori_runtime_unlink(a->home, a);
 
     /* release: pairs with joiners' acquire loads and with the acquire of a
      * sender that later finds the mailbox empty (via markempty's release). */
@@ -508,9 +523,11 @@ static void finish(actor_addr *a, actori_worker *w)
     actori_fail *f = actori_cell_fail_if(a);
     if (f != NULL && f->link != NULL)
         ops()->child_done(a);
-    /* Senders waiting for room learn that there will be none. */
-    atomic_fetch_or_explicit(&a->room, 1, memory_order_seq_cst);
-    actori_cell_wake_room(a);
+    /* Senders waiting for room (bounded mailboxes only) learn that there
+     * will be none: a wake only if one announced itself (no system call
+     * per actor otherwise: that doubled W3's stop+join). */
+    if (a->counted)
+        actori_cell_wake_room(a);
     drain_final(a);
     actori_cell_unref(a); /* the runtime's reference */
 }
@@ -520,7 +537,7 @@ static void finish(actor_addr *a, actori_worker *w)
  * supervised child asks its supervisor, which restarts it in place (now, or
  * later: parked meanwhile) or lets it be Done. Returns true when a is to
  * run again at once (restarted), false when it is parked or Done. */
-static bool stop_path(actor_addr *a, actori_worker *w)
+static __attribute__((noinline)) bool stop_path(actor_addr *a, actori_worker *w)
 {
     actori_fail *f = actori_cell_fail_if(a);
     /* Parking (a->parked) is set by the supervisor part under the lock its
@@ -566,20 +583,20 @@ static bool resume(actor_addr *a, actori_worker *w)
     return false;
 }
 
-bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
+/* The actor's first run (init), a resumed park, or its supervisor's stop
+ * request: everything but the message loop, kept out of it so that the
+ * loop stays small enough to inline into the worker's turn. Returns false
+ * when the actor is not to run its messages now (parked or Done). */
+static __attribute__((noinline)) bool cell_enter(actor_addr *a, actori_worker *w, unsigned *n,
+                                                 unsigned batch, unsigned *ran)
 {
-    actori_worker *w = actori_tls_worker;
-    w->cur = a;
-    unsigned n = 0;
     if (a->parked && !resume(a, w)) {
         *ran += 1;
-        w->cur = NULL;
         return false;
     }
-again:
     if (!a->started) {
         a->started = 1;
-        n = batch == 1; /* stepping by hand: init is a step of its own */
+        *n = batch == 1; /* stepping by hand: init is a step of its own */
         *ran += 1;
         w->cur_type = NULL;
         if (a->cls->init != NULL) {
@@ -595,8 +612,24 @@ again:
     /* Its supervisor's stop request, looked at once per batch (and by the
      * WAKE message it queued): not per message, which would cost every
      * actor. */
-    if (__builtin_expect(atomic_load_explicit(&a->stop_req, memory_order_acquire), 0))
+    if (atomic_load_explicit(&a->stop_req, memory_order_acquire))
         cell_stop(a);
+    return true;
+}
+
+bool actori_cell_run(actor_addr *a, unsigned batch, unsigned *ran)
+{
+    actori_worker *w = actori_tls_worker;
+    w->cur = a;
+    unsigned n = 0;
+again:
+    if (__builtin_expect(!a->started || a->parked ||
+                             atomic_load_explicit(&a->stop_req, memory_order_relaxed),
+                         0) &&
+        !cell_enter(a, w, &n, batch, ran)) {
+        w->cur = NULL;
+        return false;
+    }
     for (; !a->stopping; n++) {
         if (n == batch) {
             w->cur = NULL;
@@ -640,7 +673,7 @@ void actori_cell_push(actor_addr *a, actori_msg *m)
 
 actor_addr *actor_ctx_self(actor_ctx *ctx) { return ctx ? cell_of(ctx) : NULL; }
 
-actor_runtime *actor_ctx_runtime(actor_ctx *ctx) { return ctx ? cell_of(ctx)->rt : NULL; }
+actor_runtime *actor_ctx_runtime(actor_ctx *ctx) { return ctx ? cell_of(ctx)->home : NULL; }
 
 actor_class *actor_ctx_class(actor_ctx *ctx) { return ctx ? cell_of(ctx)->cls : NULL; }
 

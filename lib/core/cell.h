@@ -34,18 +34,14 @@ struct actor_addr {
     actor_runtime *home;        /* the runtime, never cleared; its memory lives
                                    as long as the cell (refs)                   */
     struct actori_worker *worker;
-    actor_runtime *rt;          /* the same, valid until Done: never touched after */
     void *state;
     /* Counted by any thread, rarely (RMW). */
     _Atomic uint64_t dropped;   /* events dropped: at stop, or on DROP overflow */
     _Atomic uint64_t rejected;  /* sends refused with ACTOR_EFULL               */
     /* The owning worker only (or whoever holds the consumer role). */
-    struct actori_timers *timers; /* keyed timers, made at the first one        */
     struct actor_addr *live_prev, *live_next; /* the runtime's list, its lock   */
     actori_msg close_msg;
     actori_msg shutdown_msg;
-    actori_msg wake_msg;
-    _Atomic uint8_t wake_queued; /* wake_msg is in the mailbox               */
     uint8_t started, stopping, owns_state, shutdown_sent;
     uint8_t parked;             /* stopped, waiting for its supervisor's word:
                                    it keeps the consumer role meanwhile       */
@@ -54,8 +50,8 @@ struct actor_addr {
     uint8_t finalized;          /* finalize ran for this incarnation          */
     uint8_t pinned;             /* never moves to another worker (pool members,
                                    connections); set before it first runs   */
-    uint8_t counted;            /* counts queued even when unbounded (pool
-                                   members: least-queued routing)            */
+    uint8_t counted;            /* counts queued: a bounded mailbox, or a pool
+                                   member (least-queued routing)              */
     _Atomic uint8_t stop_req;   /* its supervisor asks it to stop (nonzero)   */
     int exit_reason;            /* 0: stopped normally; published by Done     */
     _Atomic(struct actori_fail *) fail; /* monitors, supervision; made at first use */
@@ -125,6 +121,7 @@ typedef struct actori_fail {
     _Atomic uint64_t restarts;       /* in-place restarts                    */
     void *route;                     /* a router's (pool's) own data         */
     void *io;                        /* a connection's or listener's socket  */
+    struct actori_timers *timers;    /* keyed timers (a's thread)            */
 } actori_fail;
 
 /* What lib/io does for actors that own sockets: DATA and IO_END messages,

@@ -90,7 +90,7 @@ int actor_ctx_defer(actor_ctx *ctx, actor_promise **out)
     actor_promise *p = actori_calloc(1, sizeof *p);
     if (p == NULL)
         return ACTOR_ENOMEM;
-    actori_promises *set = a->rt->promises;
+    actori_promises *set = a->home->promises;
     p->set = set;
     p->r = actori_cell_take_request(a);
     atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);

@@ -439,10 +439,9 @@ int actori_spawn(actor_runtime *rt, actor_class *cls, void *state,
     atomic_init(&a->close_queued, 0);
     a->close_msg.kind = ACTORI_CLOSE;
     a->shutdown_msg.kind = ACTORI_SHUTDOWN;
-    a->wake_msg.kind = ACTORI_WAKE;
     a->cls = cls;
-    a->rt = rt;
     a->home = rt;
+    a->counted = cls->mailbox_cap != 0; /* one flag for the hot path */
     a->fork_gen = rt->fork_gen;
     a->state = state;
     actori_worker *here = actori_tls_worker;

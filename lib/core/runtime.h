@@ -11,6 +11,7 @@
 
 #include <actor/actor.h>
 #include <pthread.h>
+#include <stdalign.h>
 
 struct event_base;
 struct event;
@@ -74,7 +75,7 @@ struct actor_runtime {
     uint32_t fork_gen;               /* actori_fork_gen when it was made    */
     actori_clock clock;              /* timers and deadlines                */
     bool manual;                     /* no threads: driven by step/run/advance */
-    _Atomic uint32_t refs;           /* the owner's + one per cell: the struct
+    alignas(64) _Atomic uint32_t refs; /* the owner's + one per cell: the struct
                                         outlives actor_runtime_free while any
                                         address does, so cells may read it   */
     _Atomic int hooks_set;           /* set before the first spawn; cleared

@@ -80,9 +80,17 @@ static actori_timer **slot_of(actori_timers *ts, uint64_t key)
     return p;
 }
 
+/* a's timers (its failure block holds them: most actors have none). */
+static actori_timers *timers_of(actor_addr *a)
+{
+    actori_fail *f = actori_cell_fail_if(a);
+    return f != NULL ? f->timers : NULL;
+}
+
 static actori_timer *find(actor_addr *a, uint64_t key)
 {
-    return a->timers != NULL && a->timers->count > 0 ? *slot_of(a->timers, key) : NULL;
+    actori_timers *ts = timers_of(a);
+    return ts != NULL && ts->count > 0 ? *slot_of(ts, key) : NULL;
 }
 
 /* Unlinks t from the table and lets the clock drop it. */
@@ -120,8 +128,11 @@ static void grow(actori_timers *ts)
 
 static actori_timers *table_of(actor_addr *a)
 {
-    if (a->timers != NULL)
-        return a->timers;
+    actori_fail *f = actori_cell_fail(a);
+    if (f == NULL)
+        return NULL;
+    if (f->timers != NULL)
+        return f->timers;
     actori_timers *ts = actori_calloc(1, sizeof *ts);
     if (ts == NULL)
         return NULL;
@@ -131,7 +142,7 @@ static actori_timers *table_of(actor_addr *a)
         return NULL;
     }
     ts->mask = 7;
-    a->timers = ts;
+    f->timers = ts;
     return ts;
 }
 
@@ -191,7 +202,7 @@ int actor_ctx_timer_cancel(actor_ctx *ctx, uint64_t key)
     actor_addr *a = cell_of(ctx);
     if (find(a, key) == NULL)
         return ACTOR_ENOENT;
-    cancel(a->timers, slot_of(a->timers, key));
+    cancel(timers_of(a), slot_of(timers_of(a), key));
     return ACTOR_OK;
 }
 
@@ -208,7 +219,7 @@ void actori_timers_dispatch(actor_addr *a, actori_env *e)
         return; /* cancelled or replaced after this tick was sent */
     atomic_store_explicit(&t->tick_queued, 0, memory_order_release);
     if (t->every_ns == 0) /* a one-shot is over once its tick is taken */
-        cancel(a->timers, slot_of(a->timers, tick->key));
+        cancel(timers_of(a), slot_of(timers_of(a), tick->key));
     int rc = actori_event_handler(a->cls, e->type)(actor_ctx_of(a), a->state,
                                                    actori_env_payload(e), e->msg.len);
     if (rc != 0)
@@ -217,7 +228,7 @@ void actori_timers_dispatch(actor_addr *a, actori_env *e)
 
 void actori_timers_stop(actor_addr *a)
 {
-    actori_timers *ts = a->timers;
+    actori_timers *ts = timers_of(a);
     if (ts == NULL)
         return;
     for (uint32_t i = 0; i <= ts->mask; i++)
@@ -225,5 +236,5 @@ void actori_timers_stop(actor_addr *a)
             cancel(ts, &ts->buckets[i]);
     actori_free(ts->buckets);
     actori_free(ts);
-    a->timers = NULL;
+    actori_cell_fail_if(a)->timers = NULL;
 }
