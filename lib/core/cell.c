@@ -662,10 +662,15 @@ void actori_cell_push(actor_addr *a, actori_msg *m)
     if (actori_mpscq_push(&a->mbox, &m->node)) {
         /* We hold the consumer role. The acquire in push pairs with the
          * release of markempty, so a Done set before it is seen here. */
-        if (atomic_load_explicit(&a->status, memory_order_acquire) & ACTORI_S_DONE)
+        if (atomic_load_explicit(&a->status, memory_order_acquire) & ACTORI_S_DONE) {
+            /* What is drained may hold the last reference to a (a Down's
+             * monitor record holds its watcher): keep a alive meanwhile. */
+            actori_cell_ref(a);
             drain_final(a);
-        else
+            actori_cell_unref(a);
+        } else {
             actori_schedule_woken(a);
+        }
     }
 }
 

@@ -332,16 +332,36 @@ void node_on_check(actor_node *n, const unsigned char *p, size_t len)
 
 /* ---- what arrives for our exports (the main subscription's thread) ---- */
 
-/* REPLY / GONE: 0 ver, 1 kind, 4 i32 status, 8 i32 handler error, 16 data */
-static void send_reply(actor_node *n, const char *to, int kind, int status, int herr,
-                       const void *data, size_t len)
+/* Answers go to <requester>.a, with the request's id: the requester's
+ * NATS reply subject <requester>.r.<id> only ever gets NATS's "no
+ * responders". Splits that reply subject; false if it is not one. */
+static bool answer_subject(const char *reply, char *to, size_t size, uint64_t *id)
+{
+    const char *r = strrchr(reply, '.');
+    if (r == NULL || r - reply < 2 || r[-1] != 'r' || r[-2] != '.' || r[1] == '\0')
+        return false;
+    char *end;
+    unsigned long long v = strtoull(r + 1, &end, 10);
+    size_t base = (size_t)(r - 2 - reply);
+    if (*end != '\0' || base + 3 > size)
+        return false;
+    memcpy(to, reply, base);
+    memcpy(to + base, ".a", 3);
+    *id = v;
+    return true;
+}
+
+/* REPLY / GONE: 0 ver, 1 kind, 4 i32 status, 8 i32 handler error,
+ * 16 u64 request id, 24 data */
+static void send_reply(actor_node *n, const char *to, uint64_t id, int kind, int status,
+                       int herr, const void *data, size_t len)
 {
     unsigned char stack[1024];
-    if (len > SIZE_MAX - 16) {
+    if (len > SIZE_MAX - 24) {
         len = 0;
         status = ACTOR_ENOMEM;
     }
-    unsigned char *b = 16 + len <= sizeof stack ? stack : malloc(16 + len);
+    unsigned char *b = 24 + len <= sizeof stack ? stack : malloc(24 + len);
     if (b == NULL) {
         b = stack;
         len = 0;
@@ -353,9 +373,10 @@ static void send_reply(actor_node *n, const char *to, int kind, int status, int 
     nw_put32(b + 4, (uint32_t)status);
     nw_put32(b + 8, (uint32_t)herr);
     nw_put32(b + 12, 0);
+    nw_put64(b + 16, id);
     if (len)
-        memcpy(b + 16, data, len);
-    node_publish(n, to, NULL, b, 16 + len);
+        memcpy(b + 24, data, len);
+    node_publish(n, to, NULL, b, 24 + len);
     if (b != stack)
         free(b);
 }
@@ -382,31 +403,34 @@ static void inreq_done(actor_responder *r, void *ud)
     if (status == ACTOR_OK) {
         size_t len;
         const void *data = actor_responder_data(r, &len);
-        send_reply(n, ir->reply, NW_REPLY, ACTOR_OK, 0, data, len);
+        send_reply(n, ir->reply, ir->id, NW_REPLY, ACTOR_OK, 0, data, len);
     } else {
-        send_reply(n, ir->reply, NW_REPLY, status, actor_responder_handler_error(r), NULL, 0);
+        send_reply(n, ir->reply, ir->id, NW_REPLY, status, actor_responder_handler_error(r), NULL,
+                   0);
     }
     actor_responder_free(r);
     inreq_free(ir);
 }
 
-static void handle_request(actor_node *n, actor_addr *a, const nw_msg *m, const char *reply)
+static void handle_request(actor_node *n, actor_addr *a, const nw_msg *m, const char *to,
+                           uint64_t id)
 {
     const actor_msgtype *t;
     int rc = nw_resolve_type(m, &t);
     if (rc != ACTOR_OK) {
         node_log(n, ACTOR_LOG_WARN, "request of type %.*s refused: %s", (int)m->name_len,
                  m->name, actor_strerror(rc));
-        send_reply(n, reply, NW_REPLY, rc, 0, NULL, 0);
+        send_reply(n, to, id, NW_REPLY, rc, 0, NULL, 0);
         return;
     }
-    size_t rlen = strlen(reply);
+    size_t rlen = strlen(to);
     inreq *ir = malloc(sizeof *ir + rlen + 1);
     if (ir == NULL) {
-        send_reply(n, reply, NW_REPLY, ACTOR_ENOMEM, 0, NULL, 0);
+        send_reply(n, to, id, NW_REPLY, ACTOR_ENOMEM, 0, NULL, 0);
         return;
     }
-    memcpy(ir->reply, reply, rlen + 1);
+    memcpy(ir->reply, to, rlen + 1);
+    ir->id = id;
     actor_responder *r;
     rc = m->deadline_ms >= 0
              ? addr_interact_within(a, t, m->payload, m->len, m->deadline_ms, &r)
@@ -415,7 +439,7 @@ static void handle_request(actor_node *n, actor_addr *a, const nw_msg *m, const 
         free(ir);
         /* ECLOSED: the actor stops, the request is canceled as a queued
          * one would be; others (ETYPE, ENOHANDLER, EFULL, ENOMEM) fail it. */
-        send_reply(n, reply, NW_REPLY, rc == ACTOR_ECLOSED ? ACTOR_ECANCELED : rc, 0, NULL, 0);
+        send_reply(n, to, id, NW_REPLY, rc == ACTOR_ECLOSED ? ACTOR_ECANCELED : rc, 0, NULL, 0);
         return;
     }
     node_ref(n);
@@ -436,33 +460,75 @@ static void handle_request(actor_node *n, actor_addr *a, const nw_msg *m, const 
     actor_responder_then(r, inreq_done, ir); /* may run at once, here */
 }
 
+static void deliver_event(actor_node *n, actor_addr *a, const nw_msg *m)
+{
+    const actor_msgtype *t;
+    int rc = nw_resolve_type(m, &t);
+    if (rc == ACTOR_OK)
+        rc = addr_send(a, t, m->payload, m->len);
+    if (rc != ACTOR_OK)
+        node_log(n, rc == ACTOR_ETYPE ? ACTOR_LOG_WARN : ACTOR_LOG_DEBUG,
+                 "event of type %.*s dropped: %s", (int)m->name_len, m->name,
+                 actor_strerror(rc));
+}
+
+/* NW_BATCH: 0 ver, 1 kind, 8 then each event behind its u32 length. */
+static void on_batch(actor_node *n, const unsigned char *d, size_t len)
+{
+    actor_addr *a = NULL;
+    uint64_t export_id = 0;
+    for (size_t off = 8; off + 4 <= len;) {
+        size_t size = nw_get32(d + off);
+        nw_msg m;
+        if (size > len - off - 4 || nw_typed_parse(d + off + 4, size, &m) != 0 ||
+            m.kind != NW_EVENT)
+            break; /* malformed: the rest is lost */
+        off += 4 + size;
+        if (a == NULL || m.export_id != export_id) {
+            addr_release(a);
+            export_id = m.export_id;
+            pthread_mutex_lock(&n->mu);
+            nexport *e = nmap_get(&n->exports, export_id);
+            a = e ? addr_ref(e->addr) : NULL;
+            pthread_mutex_unlock(&n->mu);
+            if (a == NULL)
+                continue;
+        }
+        deliver_event(n, a, &m);
+    }
+    addr_release(a);
+}
+
 void node_on_actor_msg(actor_node *n, natsMsg *msg)
 {
+    const unsigned char *d = (const unsigned char *)natsMsg_GetData(msg);
+    size_t dlen = (size_t)natsMsg_GetDataLength(msg);
+    if (dlen >= 8 && d[0] == NW_VERSION && d[1] == NW_BATCH) {
+        on_batch(n, d, dlen);
+        return;
+    }
     nw_msg m;
-    if (nw_typed_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &m) != 0)
+    if (nw_typed_parse(d, dlen, &m) != 0)
         return;
     const char *reply = natsMsg_GetReply(msg);
+    char to[NODE_SUBJ_MAX];
+    uint64_t id = 0;
+    bool answerable = m.kind == NW_REQUEST && reply != NULL &&
+                      answer_subject(reply, to, sizeof to, &id);
     pthread_mutex_lock(&n->mu);
     nexport *e = nmap_get(&n->exports, m.export_id);
     actor_addr *a = e ? addr_ref(e->addr) : NULL;
     int reason = e ? 0 : tomb_reason(n, m.export_id);
     pthread_mutex_unlock(&n->mu);
     if (a == NULL) {
-        if (m.kind == NW_REQUEST && reply != NULL)
-            send_reply(n, reply, NW_GONE, reason, 0, NULL, 0);
+        if (answerable)
+            send_reply(n, to, id, NW_GONE, reason, 0, NULL, 0);
         return;
     }
     if (m.kind == NW_EVENT) {
-        const actor_msgtype *t;
-        int rc = nw_resolve_type(&m, &t);
-        if (rc == ACTOR_OK)
-            rc = addr_send(a, t, m.payload, m.len);
-        if (rc != ACTOR_OK)
-            node_log(n, rc == ACTOR_ETYPE ? ACTOR_LOG_WARN : ACTOR_LOG_DEBUG,
-                     "event of type %.*s dropped: %s", (int)m.name_len, m.name,
-                     actor_strerror(rc));
-    } else if (m.kind == NW_REQUEST && reply != NULL) {
-        handle_request(n, a, &m, reply);
+        deliver_event(n, a, &m);
+    } else if (answerable) {
+        handle_request(n, a, &m, to, id);
     } else if (m.kind == NW_INTERRUPT) {
         addr_interrupt(a);
     }

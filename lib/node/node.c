@@ -97,17 +97,83 @@ void node_unref(actor_node *n)
         node_free(n);
 }
 
-int node_publish(actor_node *n, const char *subj, const char *reply, const void *data,
-                 size_t len)
+/* Writes. With libnats's libevent adapter as it is, every publish asks the
+ * loop thread to write (an event_add from this thread: a wake-up of the
+ * loop), one more thread hop per message. A publish made with `now` writes
+ * on the publishing thread instead, as libnats's "send asap" does without an
+ * event loop: the adapter's write callback, which libnats calls inside the
+ * publish with the connection's (recursive) lock held and data buffered,
+ * runs natsConnection_ProcessWriteEvent there and then (the socket is
+ * non-blocking) and hands only a remainder to the loop's write event.
+ * (Outside that callback it must not be called: with nothing buffered it
+ * takes the empty write for a closed connection.) Everything else (reads,
+ * reconnects, remainders, the writes of libnats's own threads) stays on the
+ * loop. Requests, answers, control messages and the proxies' event batches
+ * (proxy.c gathers a mailbox's worth of events into one message) go `now`;
+ * bridged topics and oversized events go through the loop, which writes
+ * together what was published meanwhile. */
+static _Thread_local bool tls_write_now;
+
+static natsStatus node_ev_write(void *ud, bool add)
+{
+    if (add && tls_write_now) {
+        natsLibeventEvents *nle = ud;
+        tls_write_now = false; /* once: ProcessWriteEvent calls back (remove) */
+        natsConnection_ProcessWriteEvent(nle->nc);
+        if (natsConnection_Buffered(nle->nc) <= 0)
+            return NATS_OK; /* all written (it removed the write event itself) */
+    }
+    return natsLibevent_Write(ud, add);
+}
+
+/* Reading: the adapter's read event, pointed at a callback of ours that has
+ * libnats read and parse, then hands what arrived on the node's synchronous
+ * subscriptions to the actors, on this same thread. */
+static void node_drain(actor_node *n);
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    actor_node *n = arg;
+    natsConnection_ProcessReadEvent(atomic_load(&n->loop_nc));
+    node_drain(n);
+}
+
+static natsStatus node_ev_attach(void **ud, void *loop, natsConnection *nc, natsSock fd)
+{
+    actor_node *n = loop;
+    atomic_store(&n->loop_nc, nc);
+    natsStatus s = natsLibevent_Attach(ud, n->base, nc, fd);
+    if (s == NATS_OK) {
+        natsLibeventEvents *nle = *ud;
+        event_del(nle->read);
+        if (event_assign(nle->read, n->base, fd, EV_READ | EV_PERSIST, on_readable, n) != 0 ||
+            event_add(nle->read, NULL) != 0)
+            s = NATS_ERR;
+    }
+    return s;
+}
+
+int node_publish_ex(actor_node *n, const char *subj, const char *reply, const void *data,
+                    size_t len, bool now)
 {
     if (len > INT32_MAX)
         return ACTOR_ENOMEM;
+    tls_write_now = now;
     natsStatus s = reply ? natsConnection_PublishRequest(n->nc, subj, reply, data, (int)len)
                          : natsConnection_Publish(n->nc, subj, data, (int)len);
+    tls_write_now = false;
     if (s == NATS_OK)
         return ACTOR_OK;
     node_log(n, ACTOR_LOG_DEBUG, "publish to %s: %s", subj, natsStatus_GetText(s));
     return s == NATS_NO_MEMORY ? ACTOR_ENOMEM : ACTOR_ECLOSED;
+}
+
+int node_publish(actor_node *n, const char *subj, const char *reply, const void *data,
+                 size_t len)
+{
+    return node_publish_ex(n, subj, reply, data, len, true);
 }
 
 int node_publish_typed(actor_node *n, const char *subj, const char *reply, int kind,
@@ -122,13 +188,19 @@ int node_publish_typed(actor_node *n, const char *subj, const char *reply, int k
     if (buf == NULL)
         return ACTOR_ENOMEM;
     nw_typed_write(buf, kind, export_id, deadline_ms, t, payload, len);
-    int rc = node_publish(n, subj, reply, buf, size);
+    int rc = node_publish_ex(n, subj, reply, buf, size, kind != NW_EVENT && kind != NW_TOPIC);
     if (buf != stack)
         free(buf);
     return rc;
 }
 
 /* ---- subscriptions ---- */
+
+static int nats_rc(natsStatus s)
+{
+    return s == NATS_OK ? ACTOR_OK : s == NATS_NO_MEMORY ? ACTOR_ENOMEM : ACTOR_ECLOSED;
+}
+
 
 static void sub_complete(void *closure)
 {
@@ -169,48 +241,90 @@ int node_subscribe(actor_node *n, const char *subj, natsMsgHandler cb, void *clo
 }
 
 /* Everything addressed to this node: <prefix>.m (actor messages),
- * <prefix>.c (control), <prefix>.r.<id> (answers). */
-static void on_main(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+ * <prefix>.c (control), <prefix>.a (answers). */
+static void on_main(actor_node *n, natsMsg *msg)
 {
-    (void)nc;
-    (void)sub;
-    actor_node *n = closure;
     const char *subj = natsMsg_GetSubject(msg);
-    if (strncmp(subj, n->prefix, n->prefix_len) != 0 || subj[n->prefix_len] != '.') {
-        natsMsg_Destroy(msg);
+    if (strncmp(subj, n->prefix, n->prefix_len) != 0 || subj[n->prefix_len] != '.')
         return;
-    }
     const char *tail = subj + n->prefix_len + 1;
     const unsigned char *data = (const unsigned char *)natsMsg_GetData(msg);
     size_t len = (size_t)natsMsg_GetDataLength(msg);
     if (strcmp(tail, "m") == 0) {
         node_on_actor_msg(n, msg);
-    } else if (tail[0] == 'r' && tail[1] == '.') {
-        char *end;
-        errno = 0;
-        unsigned long long id = strtoull(tail + 2, &end, 10);
-        if (errno == 0 && *end == '\0')
-            node_on_reply(n, (uint64_t)id, msg);
+    } else if (strcmp(tail, "a") == 0) {
+        node_on_answer(n, data, len);
     } else if (strcmp(tail, "c") == 0 && len >= 2 && data[0] == NW_VERSION) {
         if (data[1] == NW_DONE)
             node_on_done(n, data, len);
         else if (data[1] == NW_CHECK)
             node_on_check(n, data, len);
     }
-    natsMsg_Destroy(msg);
 }
 
-static void on_beat(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void on_beat(actor_node *n, natsMsg *msg)
 {
-    (void)nc;
-    (void)sub;
-    actor_node *n = closure;
     const char *subj = natsMsg_GetSubject(msg);
     static const char pre[] = "_ACTOR.hb.";
     if (strncmp(subj, pre, sizeof pre - 1) == 0)
         node_on_beat(n, subj + sizeof pre - 1, (const unsigned char *)natsMsg_GetData(msg),
                      (size_t)natsMsg_GetDataLength(msg));
+}
+
+static void drain_sub(actor_node *n, natsSubscription *sub, void (*fn)(actor_node *, natsMsg *))
+{
+    uint64_t queued = 0;
+    if (sub == NULL || natsSubscription_QueuedMsgs(sub, &queued) != NATS_OK)
+        return;
+    /* Only this thread reads the socket: what is queued now is all there is. */
+    while (queued-- > 0) {
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, sub, 0);
+        if (s == NATS_SLOW_CONSUMER) {
+            node_log(n, ACTOR_LOG_WARN, "slow consumer: messages dropped (at most once)");
+            s = natsSubscription_NextMsg(&msg, sub, 0);
+        }
+        if (s != NATS_OK)
+            break;
+        fn(n, msg);
+        natsMsg_Destroy(msg);
+    }
+}
+
+static void node_drain(actor_node *n)
+{
+    drain_sub(n, atomic_load(&n->main_sub), on_main);
+    drain_sub(n, atomic_load(&n->hb_sub), on_beat);
+}
+
+/* <prefix>.r.<id>: nothing but NATS's no-responders (a delivery thread). */
+static void on_no_responders(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                             void *closure)
+{
+    (void)nc;
+    (void)sub;
+    actor_node *n = closure;
+    const char *dot = strrchr(natsMsg_GetSubject(msg), '.');
+    if (natsMsg_IsNoResponders(msg) && dot != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull(dot + 1, &end, 10);
+        if (errno == 0 && *end == '\0')
+            node_on_no_responders(n, (uint64_t)id);
+    }
     natsMsg_Destroy(msg);
+}
+
+/* A synchronous subscription, drained by the loop thread. */
+static int subscribe_sync(actor_node *n, const char *subj, _Atomic(natsSubscription *) *out)
+{
+    natsSubscription *sub = NULL;
+    natsStatus s = natsConnection_SubscribeSync(&sub, n->nc, subj);
+    if (s != NATS_OK)
+        return nats_rc(s);
+    natsSubscription_SetPendingLimits(sub, 1 << 20, 256 << 20);
+    atomic_store(out, sub);
+    return ACTOR_OK;
 }
 
 /* ---- connection events (libnats's callback thread) ---- */
@@ -277,6 +391,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     actor_node *n = arg;
     if (node_closing(n))
         return;
+    node_drain(n);
     if (atomic_load(&n->connected))
         publish_beat(n, NW_BEAT);
     node_check_liveness(n);
@@ -379,11 +494,6 @@ static int split_urls(const char *url, char ***out, int *count)
     return ACTOR_OK;
 }
 
-static int nats_rc(natsStatus s)
-{
-    return s == NATS_OK ? ACTOR_OK : s == NATS_NO_MEMORY ? ACTOR_ENOMEM : ACTOR_ECLOSED;
-}
-
 static int make_options(actor_node *n, const char *url)
 {
     char **servers = NULL;
@@ -401,7 +511,7 @@ static int make_options(actor_node *n, const char *url)
         s = natsOptions_SetName(n->opts, n->key);
     if (s == NATS_OK) /* our own publishes never come back (bridges) */
         s = natsOptions_SetNoEcho(n->opts, true);
-    if (s == NATS_OK) /* the loop batches writes; no flusher delay */
+    if (s == NATS_OK) /* no flusher delay: the loop batches what gathers while it writes */
         s = natsOptions_SetSendAsap(n->opts, true);
     if (s == NATS_OK)
         s = natsOptions_SetNoRandomize(n->opts, true);
@@ -428,8 +538,8 @@ static int make_options(actor_node *n, const char *url)
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(n->opts, on_error, n);
     if (s == NATS_OK)
-        s = natsOptions_SetEventLoop(n->opts, n->base, natsLibevent_Attach, natsLibevent_Read,
-                                     natsLibevent_Write, natsLibevent_Detach);
+        s = natsOptions_SetEventLoop(n->opts, n, node_ev_attach, natsLibevent_Read,
+                                     node_ev_write, natsLibevent_Detach);
     return nats_rc(s);
 }
 
@@ -507,11 +617,15 @@ static void node_shutdown(actor_node *n)
     node_close_remote(n);  /* pending requests, proxies, other nodes */
     node_close_exports(n, quiet); /* answers owed, exports, the watcher */
     node_close_bridges(n);
-    if (n->main_sub)
-        natsSubscription_Destroy(n->main_sub);
-    if (n->hb_sub)
-        natsSubscription_Destroy(n->hb_sub);
-    n->main_sub = n->hb_sub = NULL;
+    /* The loop is stopped: nobody drains these any more. */
+    natsSubscription *sub;
+    if ((sub = atomic_exchange(&n->main_sub, NULL)) != NULL)
+        natsSubscription_Destroy(sub);
+    if ((sub = atomic_exchange(&n->hb_sub, NULL)) != NULL)
+        natsSubscription_Destroy(sub);
+    if (n->nr_sub != NULL)
+        natsSubscription_Destroy(n->nr_sub);
+    n->nr_sub = NULL;
     if (n->base != NULL && quiet) {
         event_base_free(n->base);
         n->base = NULL;
@@ -609,11 +723,14 @@ int actor_node_connect(actor_runtime *rt, const char *url, const char *node_name
         goto fail;
     }
     atomic_store(&n->connected, 1);
-    char subj[NODE_SUBJ_MAX + 4];
-    snprintf(subj, sizeof subj, "%s.>", n->prefix);
-    rc = node_subscribe(n, subj, on_main, n, &n->main_sub);
+    char subj[NODE_SUBJ_MAX + 8];
+    snprintf(subj, sizeof subj, "%s.r.*", n->prefix);
+    rc = node_subscribe(n, subj, on_no_responders, n, &n->nr_sub);
+    snprintf(subj, sizeof subj, "%s.*", n->prefix);
     if (rc == ACTOR_OK)
-        rc = node_subscribe(n, "_ACTOR.hb.>", on_beat, n, &n->hb_sub);
+        rc = subscribe_sync(n, subj, &n->main_sub);
+    if (rc == ACTOR_OK)
+        rc = subscribe_sync(n, "_ACTOR.hb.>", &n->hb_sub);
     if (rc == ACTOR_OK)
         rc = export_watcher_spawn(n);
     if (rc != ACTOR_OK)

@@ -41,17 +41,19 @@ void nmap_clear(nmap *m);
 #define NW_VERSION 1
 enum {
     NW_EVENT = 1,     /* to <node>.m: an event for an export               */
-    NW_REQUEST = 2,   /* to <node>.m, reply to <requester>.r.<id>          */
+    NW_REQUEST = 2,   /* to <node>.m, NATS reply subject <requester>.r.<id> */
     NW_INTERRUPT = 3, /* to <node>.m: addr_interrupt of an export          */
-    NW_REPLY = 4,     /* to <requester>.r.<id>: status, handler error, data */
-    NW_GONE = 5,      /* to <requester>.r.<id>: the export is no more       */
+    NW_REPLY = 4,     /* to <requester>.a: id, status, handler error, data  */
+    NW_GONE = 5,      /* to <requester>.a: id; the export is no more        */
     NW_DONE = 6,      /* to <watcher>.c: an export is Done, with its reason */
     NW_CHECK = 7,     /* to <node>.c: which of these exports still live?   */
     NW_BEAT = 8,      /* to _ACTOR.hb.<key>: heartbeat                     */
     NW_BYE = 9,       /* to _ACTOR.hb.<key>: the node leaves                */
     NW_LOOKUP = 10,   /* to _ACTOR.lookup.<name>: requester's key           */
     NW_FOUND = 11,    /* reply to a lookup                                 */
-    NW_TOPIC = 12     /* to a bridged subject: an actor_publish            */
+    NW_TOPIC = 12,    /* to a bridged subject: an actor_publish            */
+    NW_BATCH = 13     /* to <node>.m: events of one proxy, each an NW_EVENT
+                         behind its u32 length                             */
 };
 
 /* A typed message (EVENT, REQUEST, INTERRUPT, TOPIC) once parsed: pointers
@@ -119,6 +121,12 @@ typedef struct proxy {
     atomic_int gone;  /* the remote is Done or unreachable: stop at the interrupt */
     atomic_int reason;
     struct proxy *next; /* while being collected, under n->mu */
+    /* The proxy actor's own (its callbacks only): events gathered while more
+     * wait in its mailbox, sent as one NW_BATCH when its flush marker (sent
+     * to itself behind them) comes up, or before a request or interrupt. */
+    unsigned char *batch;
+    size_t batch_len, batch_cap, batch_count;
+    bool flush_queued;
 } proxy;
 
 /* A request sent to another node, waiting for its answer. */
@@ -144,8 +152,9 @@ typedef struct nexport {
 typedef struct inreq {
     actor_node *node; /* counted */
     uint64_t key;
+    uint64_t id; /* the requester's */
     actor_responder *r;
-    char reply[]; /* where the answer goes */
+    char reply[]; /* where the answer goes: <requester>.a */
 } inreq;
 
 /* A bridged subject. Counted: the node's list and the bridge actor. */
@@ -176,7 +185,13 @@ struct actor_node {
 
     natsOptions *opts;
     natsConnection *nc;
-    natsSubscription *main_sub, *hb_sub;
+    /* <prefix>.* and _ACTOR.hb.>: synchronous, drained by the loop thread
+     * right after it read the socket (no delivery thread in between);
+     * <prefix>.r.*: NATS's no-responders, asynchronous (a synchronous one
+     * would drop them before we see their subject). */
+    _Atomic(natsSubscription *) main_sub, hb_sub;
+    natsSubscription *nr_sub;
+    _Atomic(natsConnection *) loop_nc; /* the connection the loop reads */
     int subs_live;   /* subscriptions whose delivery thread may still run; under mu */
     bool closed_cb;  /* libnats's closed callback ran; under mu */
     atomic_int connected;
@@ -190,7 +205,7 @@ struct actor_node {
     bool thread_started;
 
     actor_class *proxy_cls, *watcher_cls, *bridge_cls, *probe_cls;
-    const actor_msgtype *t_watch, *t_probe;
+    const actor_msgtype *t_watch, *t_probe, *t_flush;
     actor_addr *watcher; /* counted */
     actor_addr *probe;   /* counted, Done: addr_join on it tells a worker thread */
 
@@ -223,7 +238,10 @@ void node_log(actor_node *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool node_on_worker(actor_node *n);
 bool node_closing(const actor_node *n);
-/* Publishes (data, len) to subj (with reply subject reply, or NULL). */
+/* Publishes (data, len) to subj (with reply subject reply, or NULL); `now`
+ * writes it on this thread (else the loop thread does). node_publish: now. */
+int node_publish_ex(actor_node *n, const char *subj, const char *reply, const void *data,
+                    size_t len, bool now);
 int node_publish(actor_node *n, const char *subj, const char *reply, const void *data,
                  size_t len);
 /* Publishes a typed message; ACTOR_OK or ACTOR_ENOMEM / ACTOR_ECLOSED. */
@@ -241,7 +259,10 @@ void proxy_unref(proxy *px);
 void rnode_unref(rnode *rn);
 /* The remote behind px is gone: it becomes Done with `reason`. */
 void proxy_gone(actor_node *n, proxy *px, int reason);
-void node_on_reply(actor_node *n, uint64_t id, natsMsg *msg);
+/* <us>.r.<id>: NATS's "no responders" for request id. */
+void node_on_no_responders(actor_node *n, uint64_t id);
+/* <us>.a: an answer (REPLY or GONE, with the request's id). */
+void node_on_answer(actor_node *n, const unsigned char *d, size_t len);
 void node_on_done(actor_node *n, const unsigned char *p, size_t len);
 void node_on_beat(actor_node *n, const char *key, const unsigned char *p, size_t len);
 void node_check_liveness(actor_node *n);

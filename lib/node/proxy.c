@@ -26,6 +26,7 @@ void rnode_unref(rnode *rn)
 void proxy_unref(proxy *px)
 {
     if (px != NULL && atomic_fetch_sub(&px->refs, 1) == 1) {
+        free(px->batch);
         rnode_unref(px->rn);
         node_unref(px->node);
         free(px);
@@ -41,13 +42,73 @@ static void pending_free(pending *pe)
 
 /* ---- the proxy actor ---- */
 
+/* Events are gathered: a stream of them goes out as few NATS messages (one
+ * per mailbox's worth), a lone one at once (its marker is right behind it). */
+#define BATCH_MAX (64 * 1024)
+
+static void batch_flush(proxy *px)
+{
+    if (px->batch_count == 0)
+        return;
+    if (px->batch_count == 1) /* alone: the NW_EVENT as it is, behind header and length */
+        node_publish_ex(px->node, px->rn->msg_subj, NULL, px->batch + 12, px->batch_len - 12,
+                        true);
+    else
+        node_publish_ex(px->node, px->rn->msg_subj, NULL, px->batch, px->batch_len, true);
+    px->batch_count = 0;
+    px->batch_len = 8;
+}
+
 static int proxy_any_event(actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
     proxy *px = state;
-    if (!atomic_load(&px->gone))
-        node_publish_typed(px->node, px->rn->msg_subj, NULL, NW_EVENT, px->export_id, -1,
-                           actor_ctx_msgtype(ctx), payload, len);
+    if (atomic_load(&px->gone))
+        return 0;
+    const actor_msgtype *t = actor_ctx_msgtype(ctx);
+    size_t size = nw_typed_size(t, len);
+    if (size == 0 || size > BATCH_MAX - 8 - 4) { /* a big one goes alone, in order */
+        batch_flush(px);
+        node_publish_typed(px->node, px->rn->msg_subj, NULL, NW_EVENT, px->export_id, -1, t,
+                           payload, len);
+        return 0;
+    }
+    if (px->batch_len + 4 + size > BATCH_MAX)
+        batch_flush(px);
+    if (px->batch == NULL) {
+        if ((px->batch = malloc(BATCH_MAX)) == NULL) { /* no gathering, then */
+            node_publish_typed(px->node, px->rn->msg_subj, NULL, NW_EVENT, px->export_id, -1,
+                               t, payload, len);
+            return 0;
+        }
+        /* The batch's own header: version, kind, then the events. */
+        px->batch[0] = NW_VERSION;
+        px->batch[1] = NW_BATCH;
+        memset(px->batch + 2, 0, 6);
+        px->batch_len = 8;
+    }
+    nw_put32(px->batch + px->batch_len, (uint32_t)size);
+    nw_typed_write(px->batch + px->batch_len + 4, NW_EVENT, px->export_id, -1, t, payload, len);
+    px->batch_len += 4 + size;
+    px->batch_count++;
+    if (!px->flush_queued) {
+        if (addr_send(actor_ctx_self(ctx), px->node->t_flush, NULL, 0) == ACTOR_OK)
+            px->flush_queued = true;
+        else
+            batch_flush(px); /* stopping: out now */
+    }
     return 0; /* at most once: a failed publish is a lost message */
+}
+
+static int proxy_on_flush(actor_ctx *ctx, void *state, const void *payload, size_t len)
+{
+    (void)ctx;
+    (void)payload;
+    (void)len;
+    proxy *px = state;
+    px->flush_queued = false;
+    if (!atomic_load(&px->gone))
+        batch_flush(px);
+    return 0;
 }
 
 static int proxy_any_request(actor_ctx *ctx, void *state, const void *payload, size_t len)
@@ -56,6 +117,7 @@ static int proxy_any_request(actor_ctx *ctx, void *state, const void *payload, s
     actor_node *n = px->node;
     if (atomic_load(&px->gone) || node_closing(n))
         return 0; /* ACTOR_ECANCELED */
+    batch_flush(px); /* the events sent before it go before it */
     int64_t left = actor_ctx_deadline_left(ctx);
     int32_t deadline = left < 0 ? -1 : left > INT32_MAX ? INT32_MAX : (int32_t)left;
     actor_promise *p;
@@ -117,6 +179,7 @@ static void proxy_interrupt(actor_ctx *ctx, void *state)
     /* The runtime's shutdown interrupts every actor: a proxy then stops
      * itself and leaves the remote actor alone. actor_publish answers
      * ACTOR_ECLOSED exactly when the runtime is shutting down. */
+    batch_flush(px);
     if (actor_publish(actor_ctx_runtime(ctx), "_actor_node.probe", n->t_probe, NULL, 0, NULL) ==
         ACTOR_ECLOSED) {
         actor_ctx_stop(ctx);
@@ -130,9 +193,13 @@ static void proxy_state_free(void *state) { proxy_unref(state); }
 
 int proxy_classes_make(actor_node *n)
 {
-    int rc = actor_class_new("actor_node.proxy", &n->proxy_cls);
+    int rc = actor_msgtype_define("_actor_node.flush", "", "", &n->t_flush);
+    if (rc == ACTOR_OK)
+        rc = actor_class_new("actor_node.proxy", &n->proxy_cls);
     if (rc == ACTOR_OK)
         rc = actor_class_on_any_event(n->proxy_cls, proxy_any_event);
+    if (rc == ACTOR_OK)
+        rc = actor_class_on_event(n->proxy_cls, n->t_flush, proxy_on_flush);
     if (rc == ACTOR_OK)
         rc = actor_class_on_any_request(n->proxy_cls, proxy_any_request);
     if (rc == ACTOR_OK)
@@ -274,26 +341,41 @@ static void node_lose(actor_node *n, rnode *rn)
 
 /* ---- what arrives for remote addresses (the delivery thread) ---- */
 
-void node_on_reply(actor_node *n, uint64_t id, natsMsg *msg)
+static pending *take_one(actor_node *n, uint64_t id)
 {
     pthread_mutex_lock(&n->mu);
     pending *pe = nmap_del(&n->pending, id);
     pthread_mutex_unlock(&n->mu);
+    return pe;
+}
+
+void node_on_no_responders(actor_node *n, uint64_t id)
+{
+    pending *pe = take_one(n, id);
+    if (pe == NULL)
+        return;
+    actor_promise_free(pe->p); /* nobody listens for that node now: ACTOR_ECANCELED */
+    pending_free(pe);
+}
+
+/* REPLY / GONE: 0 ver, 1 kind, 4 i32 status, 8 i32 handler error,
+ * 16 u64 request id, 24 data */
+void node_on_answer(actor_node *n, const unsigned char *d, size_t len)
+{
+    if (len < 24 || d[0] != NW_VERSION)
+        return;
+    pending *pe = take_one(n, nw_get64(d + 16));
     if (pe == NULL)
         return; /* canceled meanwhile: the answer goes nowhere */
     actor_promise *p = pe->p;
-    const unsigned char *d = (const unsigned char *)natsMsg_GetData(msg);
-    size_t len = (size_t)natsMsg_GetDataLength(msg);
     int rc = ACTOR_ECANCELED;
-    if (natsMsg_IsNoResponders(msg) || len < 16 || d[0] != NW_VERSION) {
-        /* Nobody listens for that node any more: ACTOR_ECANCELED. */
-    } else if (d[1] == NW_GONE) {
-        proxy_gone(n, pe->px, (int32_t)nw_get32(d + 4));
+    int status = (int32_t)nw_get32(d + 4);
+    if (d[1] == NW_GONE) {
+        proxy_gone(n, pe->px, status);
     } else if (d[1] == NW_REPLY) {
-        int status = (int32_t)nw_get32(d + 4);
         int herr = (int32_t)nw_get32(d + 8);
         if (status == ACTOR_OK) {
-            rc = actor_promise_resolve(p, d + 16, len - 16);
+            rc = actor_promise_resolve(p, d + 24, len - 24);
             if (rc == ACTOR_ETYPE) /* cannot happen with matching layouts */
                 rc = actor_promise_reject(p, ACTOR_ETYPE);
         } else if (status == ACTOR_EHANDLER) {
