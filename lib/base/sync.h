@@ -25,6 +25,11 @@ int actori_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadlin
  * Returns the last value read. Any thread. */
 uint32_t actori_spin_while(_Atomic uint32_t *word, uint32_t seen, uint32_t bits);
 
+/* Starts a thread of the library with every blockable signal blocked, so
+ * that signals go to the application's threads. As pthread_create. */
+#include <pthread.h>
+int actori_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
 /* A pause for spin loops. */
 static inline void actori_cpu_relax(void)
 {

@@ -228,7 +228,7 @@ int actori_clock_arm(actori_clock *c, actori_timed *item)
     if (!c->manual && !atomic_load_explicit(&c->started, memory_order_acquire)) {
         pthread_mutex_lock(&c->start_lock);
         int ok = atomic_load_explicit(&c->started, memory_order_relaxed) ||
-                 pthread_create(&c->thread, NULL, clock_main, c) == 0;
+                 actori_thread_start(&c->thread, clock_main, c) == 0;
         if (ok)
             atomic_store_explicit(&c->started, 1, memory_order_release);
         pthread_mutex_unlock(&c->start_lock);

@@ -389,7 +389,7 @@ int actori_runtime_make(unsigned threads, bool manual, struct event_base *user_b
     }
     for (unsigned i = 0; i < threads && rc == ACTOR_OK && !manual && user_base == NULL; i++) {
         actori_worker *w = &rt->workers[i];
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (actori_thread_start(&w->thread, worker_main, w) != 0) {
             actori_log(ACTOR_LOG_ERROR, "cannot start worker thread %u of %u", i, threads);
             rc = ACTOR_ECLOSED;
         } else {
