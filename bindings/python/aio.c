@@ -22,10 +22,24 @@
  *
  * Cancellation: cancel() on a pending responder cancels the asyncio wait,
  * never the request (libactor cannot withdraw one) and never frees anything:
- * the responder is then done and cancelled for asyncio (result() and
- * exception() raise CancelledError, its callbacks run). A later `await r`
- * clears the cancellation (once it has reached the callbacks that were
- * waiting) and waits for the same request again.
+ * the responder is then done and cancelled for asyncio, for good (result()
+ * and exception() raise CancelledError, its callbacks run, `await` raises
+ * CancelledError again), as an asyncio future stays done. again() gives a
+ * fresh responder that takes the request over (a successor: the cancelled
+ * one keeps a reference to it and reports its status).
+ *
+ * A pending request is waited for in one event loop at a time: a responder
+ * watched by one loop refuses another loop (RuntimeError), and one watched
+ * from inside an actor's callback is refused (Deadlock: the event loop would
+ * block the worker that has to run the answer).
+ *
+ * then(fn): fn(responder) runs on the thread that completes the request
+ * (with the GIL, like an actor callback), or at once if it is complete. Its
+ * C callback (the "hub") holds a reference to the responder until it ran. A
+ * responder has one C completion callback: the hub, the asyncio watch, or a
+ * forward. An asyncio wait on a responder with a hub is told by the hub
+ * (loop.call_soon_threadsafe); then() on one the asyncio watch has is
+ * refused while it is pending, as forward() is on either.
  *
  * Lifetimes: a responder with callbacks waiting for its C completion is
  * registered with its queue (the queue holds a reference), so that awaiting
@@ -66,11 +80,13 @@ static struct {
     PyObject *running_loop;     /* asyncio.events._get_running_loop */
     PyObject *event_loop;       /* asyncio.get_event_loop */
     PyObject *cancelled_error;  /* asyncio.CancelledError */
+    PyObject *deadlock;         /* actor.Deadlock */
+    PyObject *then_failed;      /* then_failed(fn, resp): logs the exception set */
     PyObject *last_queue;       /* a weak reference to the queue found last, or NULL */
 } A;
 
 static PyObject *s_call_soon, *s_flush, *s_run, *s_pack, *s_payload, *s_reply,
-    *s_unpack_value, *s_ptr, *kw_context;
+    *s_unpack_value, *s_ptr, *kw_context, *s_call_soon_threadsafe, *s_deliver, *s_closed;
 
 #define SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
@@ -176,6 +192,14 @@ struct aio_resp {
     char queued;           /* in q's ready list (a reference): to be delivered */
     char cancelled;        /* cancelled for asyncio */
     char blocking;         /* _asyncio_future_blocking */
+    char hub;              /* then(): 0 none, 1 the hub waits for C, 2 it ran */
+    char forwarded;        /* r was consumed by forward() */
+    int busy;              /* threads waiting on r with the GIL released */
+    unsigned gen;          /* shim_fork_generation() at the ask */
+    PyObject *then_cbs;    /* a list of then() callbacks not run yet, or NULL */
+    aio_resp *successor;   /* again(): the responder that took r over (strong) */
+    aio_resp *hub_root;    /* while hub == 1 on a successor: the responder whose hub
+                              waits (kept alive by the hub); NULL on that one */
 };
 
 struct aio_queue {
@@ -194,7 +218,35 @@ static void resp_maybe_untrack(aio_resp *r);
 
 static int resp_status(const aio_resp *r)
 {
+    while (!r->r && r->successor)
+        r = r->successor;
     return r->r ? actor_responder_status(r->r) : ACTOR_EINVAL;
+}
+
+/* A request made before a fork, seen in the child: nobody there answers it. */
+static int resp_inherited(const aio_resp *r)
+{
+    return r->gen != shim_fork_generation();
+}
+
+/* Raises the exception of a wait that cannot be: inherited through fork,
+ * or inside an actor's callback. 0 if the wait may go on. */
+static int resp_wait_refused(const aio_resp *r)
+{
+    if (resp_inherited(r)) {
+        PyErr_SetString(A.closed, "this request was made by the parent process (before "
+                                  "fork()): nobody in this process answers it");
+        return -1;
+    }
+    if (shim_in_handler()) {
+        PyErr_SetString(A.deadlock,
+                        "cannot wait for a reply inside an actor's callback (an event loop "
+                        "there blocks the worker the answer may need): forward the responder "
+                        "(responder.forward(ctx) and @actor.on_response) or use "
+                        "responder.then(fn)");
+        return -1;
+    }
+    return 0;
 }
 
 static int resp_done(const aio_resp *r)
@@ -512,6 +564,24 @@ static PyObject *q_flush(aio_queue *q, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* loop.call_soon_threadsafe'd by a then() hub (aio_hub) once the request is
+ * complete: delivers r if it still waits in this queue. */
+static PyObject *q_deliver(aio_queue *q, PyObject *arg)
+{
+    if (!PyObject_TypeCheck(arg, &Resp_Type))
+        Py_RETURN_NONE;
+    aio_resp *r = (aio_resp *)arg;
+    if (!r->registered || r->q != q)
+        Py_RETURN_NONE;
+    Py_INCREF(r);
+    q_unregister(r);
+    int rc = deliver(q, r);
+    Py_DECREF(r);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *q_get_fd(aio_queue *q, void *c)
 {
     (void)c;
@@ -540,6 +610,8 @@ static PyMethodDef q_methods[] = {
      "The loop's reader callback: runs the callbacks of the completed responders."},
     {"_flush", (PyCFunction)q_flush, METH_NOARGS,
      "Runs the callbacks of the responders found complete (or cancelled)."},
+    {"_deliver", (PyCFunction)q_deliver, METH_O,
+     "Runs the callbacks of one responder completed under a then() hub."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef q_getset[] = {
@@ -599,34 +671,86 @@ static aio_queue *queue_for(PyObject *loop)
 static int resp_idle(const aio_resp *r)
 {
     return !r->registered && !r->queued && !r->cb && !r->more &&
-           (!r->node || resp_status(r) != ACTOR_EAGAIN);
+           ((!r->node && r->hub != 1) || resp_status(r) != ACTOR_EAGAIN);
+}
+
+/* A loop that was closed (asyncio's `_closed`, read without running any
+ * Python code; a loop without it counts as open). */
+static int loop_closed(PyObject *loop)
+{
+    PyObject *v = PyObject_GetAttr(loop, s_closed);
+    if (!v) {
+        PyErr_Clear();
+        return 0;
+    }
+    int closed = v == Py_True;
+    Py_DECREF(v);
+    return closed;
+}
+
+/* A loop that is not running now (asyncio's `_thread_id` is None; read
+ * without running Python code; a loop without it counts as running). */
+static int loop_idle(PyObject *loop)
+{
+    PyObject *v = PyObject_GetAttr(loop, s_thread_id);
+    if (!v) {
+        PyErr_Clear();
+        return 0;
+    }
+    int idle = v == Py_None;
+    Py_DECREF(v);
+    return idle;
+}
+
+/* r may be bound to another loop: it is unbound, or idle and complete (no C
+ * watch is needed), or idle, pending and its loop is gone, closed or not
+ * running. A pending responder stays with the running loop it was first
+ * used in, idle or not, as an asyncio future stays with its loop: so a Task
+ * of a loop running in another thread sees "attached to a different loop"
+ * (get_loop) instead of racing for it. Decided with no Python code run in
+ * between (the GIL could move). */
+static int resp_movable(aio_resp *r)
+{
+    if (!r->q)
+        return 1;
+    if (!resp_idle(r))
+        return 0;
+    if (resp_status(r) != ACTOR_EAGAIN)
+        return 1;
+    PyObject *cur = resp_loop(r);
+    return !cur || loop_closed(cur) || loop_idle(cur);
 }
 
 /* Binds r to the running loop (or, with none running, keeps its loop, else
- * takes the thread's event loop). An idle responder bound to another loop
- * moves; a pending request watched by a loop stays with it. */
+ * takes the thread's event loop) when it may move (resp_movable). The loop
+ * and its queue are found first (Python code runs there: another thread may
+ * use r meanwhile), then the binding is decided. */
 static int resp_bind(aio_resp *r)
 {
     PyObject *loop = running_loop();
     if (!loop)
         return -1;
-    PyObject *cur = resp_loop(r);
     if (loop == Py_None) {
         Py_DECREF(loop);
-        if (cur || (r->q && !resp_idle(r)))
+        if (resp_loop(r) || !resp_movable(r))
             return 0;
         if (!(loop = PyObject_CallNoArgs(A.event_loop)))
             return -1;
     }
-    if (cur == loop || (r->q && !resp_idle(r))) {
+    if (resp_loop(r) == loop || !resp_movable(r)) {
         Py_DECREF(loop);
         return 0;
     }
     aio_queue *q = queue_for(loop);
-    Py_DECREF(loop);
-    if (!q)
+    if (!q) {
+        Py_DECREF(loop);
         return -1;
-    Py_XSETREF(r->q, q);
+    }
+    if (resp_loop(r) != loop && resp_movable(r))
+        Py_XSETREF(r->q, q);
+    else
+        Py_DECREF(q);
+    Py_DECREF(loop);
     return 0;
 }
 
@@ -872,7 +996,7 @@ static void resp_track(aio_resp *r)
 static void resp_maybe_untrack(aio_resp *r)
 {
     if (!r->cb && !r->more && !r->cancel_msg && !r->registered && !r->queued &&
-        PyObject_GC_IsTracked((PyObject *)r))
+        !r->then_cbs && !r->successor && PyObject_GC_IsTracked((PyObject *)r))
         PyObject_GC_UnTrack(r);
 }
 
@@ -932,18 +1056,61 @@ static PyObject *resp_add_done_callback(aio_resp *r, PyObject *const *args, Py_s
     PyObject *fn, *ctx;
     if (parse_fn_ctx("add_done_callback", args, nargs, kwnames, &fn, &ctx) < 0)
         return NULL;
-    /* Bound to a live loop: that one, as a Future's (asyncio calls get_loop
-     * first, which moves an idle responder to the running loop). */
-    if ((!resp_loop(r) && resp_bind(r) < 0) || resp_bound_loop_alive(r) < 0)
-        return NULL;
     int done = resp_done(r);
-    if (!done && !r->node) {
+    if (!done && resp_wait_refused(r) < 0)
+        return NULL;
+    /* The running loop: a responder in use by another loop refuses it, as an
+     * asyncio future does; an idle one moves to it (asyncio calls get_loop
+     * first, which moves it already). With no loop running: the loop it is
+     * bound to, else the thread's event loop. */
+    PyObject *running = running_loop();
+    if (!running)
+        return NULL;
+    if (running != Py_None) {
+        aio_queue *q = NULL;
+        if (resp_loop(r) != running && !(q = queue_for(running))) {
+            Py_DECREF(running);
+            return NULL;
+        }
+        /* Decided now, with no Python code run until r is registered. */
+        PyObject *cur = resp_loop(r);
+        if (cur != running) {
+            if (!resp_movable(r)) {
+                if (cur)
+                    PyErr_Format(PyExc_RuntimeError,
+                                 "this Responder belongs to another event loop (%R): a "
+                                 "pending request is awaited in one event loop at a time",
+                                 cur);
+                else
+                    PyErr_SetString(PyExc_RuntimeError,
+                                    "this Responder is pending in an event loop that is gone "
+                                    "(a pending request is awaited in one event loop only)");
+                Py_XDECREF(q);
+                Py_DECREF(running);
+                return NULL;
+            }
+            Py_XSETREF(r->q, q);
+            q = NULL;
+        }
+        Py_XDECREF(q);
+        Py_DECREF(running);
+    } else {
+        Py_DECREF(running);
+        if ((!resp_loop(r) && resp_bind(r) < 0) || resp_bound_loop_alive(r) < 0)
+            return NULL;
+    }
+    done = resp_done(r);
+    if (!done && !r->node && r->hub != 1) {
         int rc = shim_cq_watch_owner(r->q->cq, r->r, r, &r->node);
         if (rc == ACTOR_ENOMEM)
             return PyErr_NoMemory();
         if (rc != ACTOR_OK) {
             PyErr_SetString(PyExc_RuntimeError,
-                            "cannot watch this request (it has another completion callback)");
+                            rc == ACTOR_ECLOSED
+                                ? "this event loop's completion queue belongs to the parent "
+                                  "process (fork)"
+                                : "cannot watch this request (it has another completion "
+                                  "callback: it was forwarded)");
             return NULL;
         }
     }
@@ -963,6 +1130,7 @@ static PyObject *resp_add_done_callback(aio_resp *r, PyObject *const *args, Py_s
             return NULL;
         }
     } else if (!r->registered) {
+        /* Told by the drain (asyncio watch) or by the then() hub. */
         q_register(r->q, r);
     }
     Py_RETURN_NONE;
@@ -1070,6 +1238,11 @@ static PyObject *resp_result(aio_resp *r, PyObject *const *args, Py_ssize_t narg
         return raise_cancelled(r);
     int st = resp_status(r);
     if (st == ACTOR_EAGAIN || timeout != Py_None) {
+        if (st == ACTOR_EAGAIN && resp_inherited(r)) {
+            PyErr_SetString(A.closed, "this request was made by the parent process (before "
+                                      "fork()): nobody in this process answers it");
+            return NULL;
+        }
         PyObject *a[2] = {(PyObject *)r, timeout};
         return PyObject_Vectorcall(A.wait, a, 2, NULL);
     }
@@ -1133,9 +1306,18 @@ static PyObject *resp_wait_ms(aio_resp *r, PyObject *arg)
     if (v == -1 && PyErr_Occurred())
         return NULL;
     int ms = v < 0 ? -1 : v > INT_MAX ? INT_MAX : (int)v;
+    while (!r->r && r->successor)
+        r = r->successor;
     if (!r->r)
         return PyLong_FromLong(ACTOR_EINVAL);
-    return shim_responder_wait(r->r, ms);
+    /* busy: forward() and again() leave r->r alone meanwhile (the GIL is
+     * released in the wait); the caller's reference keeps r alive. */
+    Py_INCREF(r);
+    r->busy++;
+    PyObject *res = shim_responder_wait(r->r, ms);
+    r->busy--;
+    Py_DECREF(r);
+    return res;
 }
 
 /* ---- a short poll before an await yields ----
@@ -1172,7 +1354,7 @@ static int spin_until_complete(aio_resp *r)
         return 0;
     long long deadline = 0;
     for (unsigned i = 1;; i++) {
-        if (actor_responder_status(r->r) != ACTOR_EAGAIN) {
+        if (resp_status(r) != ACTOR_EAGAIN) {
             spin_score = spin_score <= 0 ? 1 : (spin_score < 16 ? spin_score + 1 : 16);
             return 1;
         }
@@ -1189,23 +1371,283 @@ static int spin_until_complete(aio_resp *r)
     }
 }
 
-/* For __await__: 0 the result is there (done); 1 pending: yield the
- * responder to the task; 2 a cancellation is still on its way to the
- * callbacks that were waiting: yield once to the loop and ask again. A
- * cancellation that has arrived is cleared: awaiting again is a new wait. */
+/* For __await__: 0 done (the result, or the cancellation, is there); 1
+ * pending: yield the responder to the task. A cancelled responder stays
+ * done (asyncio's rule): awaiting it again raises CancelledError; again()
+ * gives a fresh one for the same request. */
 static PyObject *resp_await_state(aio_resp *r, PyObject *unused)
 {
     (void)unused;
-    if (r->cancelled) {
-        if (r->queued)
-            return PyLong_FromLong(2);
-        r->cancelled = 0;
-        Py_CLEAR(r->cancel_msg);
-        resp_maybe_untrack(r);
-    }
-    if (resp_status(r) != ACTOR_EAGAIN)
+    if (r->cancelled || resp_status(r) != ACTOR_EAGAIN)
         return PyLong_FromLong(0);
+    if (resp_wait_refused(r) < 0)
+        return NULL;
     return PyLong_FromLong(spin_until_complete(r) ? 0 : 1);
+}
+
+/* ---- then(): fn(responder) on the completing thread ---- */
+
+/* Runs fn(arg) with the GIL; an exception goes to A.then_failed (logged). */
+static void then_call(PyObject *fn, aio_resp *arg)
+{
+    PyObject *res = PyObject_CallOneArg(fn, (PyObject *)arg);
+    if (res) {
+        Py_DECREF(res);
+        return;
+    }
+    saved_exc s;
+    PyObject *exc;
+    exc_save(&s);
+#if PY_VERSION_HEX >= 0x030C0000
+    exc = s.exc;
+#else
+    PyErr_NormalizeException(&s.t, &s.v, &s.tb);
+    if (s.tb && s.v)
+        PyException_SetTraceback(s.v, s.tb);
+    exc = s.v;
+#endif
+    PyObject *lr = NULL;
+    if (exc) {
+        PyObject *a[3] = {fn, (PyObject *)arg, exc};
+        lr = PyObject_Vectorcall(A.then_failed, a, 3, NULL);
+    }
+    if (!lr)
+        PyErr_WriteUnraisable(fn);
+    Py_XDECREF(lr);
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_XDECREF(s.exc);
+#else
+    Py_XDECREF(s.t);
+    Py_XDECREF(s.v);
+    Py_XDECREF(s.tb);
+#endif
+}
+
+static PyObject *resp_again_impl(aio_resp *r);
+
+/* The C completion callback of a responder with then() callbacks: on the
+ * completing thread (a worker, or whoever answered), without the GIL. It
+ * takes the GIL as an actor callback does (nothing once Python is dying:
+ * the references are left to the dying interpreter), runs the callbacks in
+ * order with the responder of the request (a successor if it was cancelled
+ * for asyncio), tells an asyncio wait on it through its loop, and drops the
+ * reference then() took. */
+static void aio_hub(actor_responder *cr, void *ud)
+{
+    (void)cr;
+    aio_resp *root = ud;
+    shim_py_token t;
+    if (!shim_py_enter(&t))
+        return;
+    shim_handler_enter();
+    saved_exc s;
+    exc_save(&s);
+    for (aio_resp *x = root; x; x = x->successor)
+        x->hub = 2;
+    /* Callbacks added while this one waited for the GIL are in the list too. */
+    while (root->then_cbs) {
+        PyObject *cbs = root->then_cbs;
+        root->then_cbs = NULL;
+        aio_resp *last = root;
+        while (last->successor)
+            last = last->successor;
+        PyObject *target = last->cancelled ? resp_again_impl(last) : (Py_INCREF(last), (PyObject *)last);
+        if (!target) {
+            PyErr_WriteUnraisable((PyObject *)root);
+            target = (Py_INCREF(last), (PyObject *)last);
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(cbs); i++)
+            then_call(PyList_GET_ITEM(cbs, i), (aio_resp *)target);
+        Py_DECREF(target);
+        Py_DECREF(cbs);
+    }
+    for (aio_resp *x = root; x; x = x->successor) {
+        if (!x->registered || !x->q)
+            continue;
+        PyObject *loop = weak_get(x->q->loopref);
+        if (loop == Py_None)
+            continue;
+        Py_INCREF(loop);
+        PyObject *deliver_m = PyObject_GetAttr((PyObject *)x->q, s_deliver);
+        PyObject *res = deliver_m ? PyObject_CallMethodObjArgs(loop, s_call_soon_threadsafe,
+                                                               deliver_m, (PyObject *)x, NULL)
+                                  : NULL;
+        if (!res)
+            PyErr_WriteUnraisable((PyObject *)x); /* a closed loop: nobody waits */
+        Py_XDECREF(res);
+        Py_XDECREF(deliver_m);
+        Py_DECREF(loop);
+    }
+    exc_restore(&s);
+    shim_handler_leave();
+    Py_DECREF(root); /* then()'s: may free the responder (allowed in its callback) */
+    shim_py_leave(&t);
+}
+
+static PyObject *resp_then(aio_resp *r, PyObject *fn)
+{
+    if (!PyCallable_Check(fn)) {
+        PyErr_Format(PyExc_TypeError, "then() takes a callable, not %.100s",
+                     Py_TYPE(fn)->tp_name);
+        return NULL;
+    }
+    if (r->forwarded) {
+        PyErr_SetString(A.invalid, "this responder was forwarded: its outcome goes to an "
+                                   "on_response handler");
+        return NULL;
+    }
+    if (!r->r) {
+        if (r->successor) /* cancelled and taken over: the successor has the request */
+            return resp_then(r->successor, fn);
+        PyErr_SetString(A.invalid, "this responder has no request");
+        return NULL;
+    }
+    if (r->hub == 1) {
+        /* The hub waits (this responder's, or the one of the responder it
+         * took the request over from): after the callbacks given before. */
+        aio_resp *h = r->hub_root ? r->hub_root : r;
+        if (!h->then_cbs && !(h->then_cbs = PyList_New(0)))
+            return NULL;
+        if (PyList_Append(h->then_cbs, fn) < 0)
+            return NULL;
+        resp_track(h);
+        Py_RETURN_NONE;
+    }
+    if (actor_responder_status(r->r) != ACTOR_EAGAIN) {
+        then_call(fn, r); /* complete: at once, on this thread */
+        Py_RETURN_NONE;
+    }
+    if (r->node) {
+        PyErr_SetString(A.invalid, "this responder is awaited in an event loop (its "
+                                   "completion goes there): call then() before awaiting it, "
+                                   "or use add_done_callback");
+        return NULL;
+    }
+    if (resp_inherited(r)) {
+        PyErr_SetString(A.closed, "this request was made by the parent process (before "
+                                  "fork()): nobody in this process answers it");
+        return NULL;
+    }
+    if (!(r->then_cbs = PyList_New(0)) || PyList_Append(r->then_cbs, fn) < 0) {
+        Py_CLEAR(r->then_cbs);
+        return NULL;
+    }
+    resp_track(r);
+    r->hub = 1;
+    Py_INCREF(r); /* the hub's, dropped when it ran */
+    int rc = actor_responder_then(r->r, aio_hub, r);
+    if (rc != ACTOR_OK) {
+        r->hub = 0;
+        Py_CLEAR(r->then_cbs);
+        Py_DECREF(r);
+        PyErr_SetString(A.invalid, "this responder has another completion callback (it was "
+                                   "forwarded)");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* again(): self unless cancelled; else the responder that took the request
+ * over (made on the first call). */
+static PyObject *resp_again_impl(aio_resp *r)
+{
+    while (r->cancelled && r->successor)
+        r = r->successor;
+    if (!r->cancelled) {
+        Py_INCREF(r);
+        return (PyObject *)r;
+    }
+    if (!r->r) {
+        PyErr_SetString(A.invalid, r->forwarded ? "this responder was forwarded: its outcome "
+                                                  "goes to an on_response handler"
+                                                : "this responder has no request");
+        return NULL;
+    }
+    if (r->busy) {
+        PyErr_SetString(A.invalid, "a thread is still blocked in result() on this cancelled "
+                                   "responder");
+        return NULL;
+    }
+    aio_resp *n = PyObject_GC_New(aio_resp, Py_TYPE(r));
+    if (!n)
+        return NULL;
+    memset((char *)n + sizeof(PyObject), 0, (size_t)Py_TYPE(r)->tp_basicsize - sizeof(PyObject));
+    n->r = r->r;
+    r->r = NULL;
+    n->node = r->node;
+    r->node = NULL;
+    if (n->node)
+        shim_cqnode_set_owner(n->node, n);
+    Py_XINCREF(r->mt);
+    n->mt = r->mt;
+    Py_XINCREF(r->q);
+    n->q = r->q;
+    n->gen = r->gen;
+    n->hub = r->hub;
+    if (r->hub == 1)
+        n->hub_root = r->hub_root ? r->hub_root : r;
+    Py_INCREF(n);
+    r->successor = n;
+    resp_track(r);
+    return (PyObject *)n;
+}
+
+static PyObject *resp_again(aio_resp *r, PyObject *unused)
+{
+    (void)unused;
+    return resp_again_impl(r);
+}
+
+/* _forward(address pointer, tag): actor_responder_forward_tagged; on
+ * ACTOR_OK the request is the library's (r is consumed). Returns the code;
+ * raises when this responder's outcome already goes elsewhere. */
+static PyObject *resp_forward(aio_resp *r, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_forward(address, tag)");
+        return NULL;
+    }
+    while (!r->r && r->successor)
+        r = r->successor;
+    if (!r->r) {
+        PyErr_SetString(A.invalid, r->forwarded ? "this responder was forwarded already"
+                                                : "this responder has no request");
+        return NULL;
+    }
+    if (r->busy) {
+        PyErr_SetString(A.invalid, "a thread is waiting for this responder (result()): it "
+                                   "cannot be forwarded");
+        return NULL;
+    }
+    if (r->node || r->hub || r->registered || r->queued || resp_has_cbs(r)) {
+        PyErr_SetString(A.invalid, "this responder is awaited (an event loop or "
+                                   "add_done_callback) or has then() callbacks: its outcome "
+                                   "goes there, it cannot be forwarded too");
+        return NULL;
+    }
+    if (resp_inherited(r)) {
+        PyErr_SetString(A.closed, "this request was made by the parent process (before "
+                                  "fork()): it cannot be forwarded here");
+        return NULL;
+    }
+    actor_addr *to = A.get_ptr(args[0], SHIM_PTR_ADDR);
+    if (!to)
+        return NULL;
+    unsigned long long tag = PyLong_AsUnsignedLongLong(args[1]);
+    if (tag == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    int rc = actor_responder_forward_tagged(r->r, to, (uint64_t)tag);
+    if (rc == ACTOR_OK) {
+        r->r = NULL;
+        r->forwarded = 1;
+    }
+    return PyLong_FromLong(rc);
+}
+
+static PyObject *resp_get_forwarded(aio_resp *r, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(r->forwarded);
 }
 
 static PyObject *resp_get_type(aio_resp *r, void *c)
@@ -1271,6 +1713,8 @@ static int resp_traverse(aio_resp *r, visitproc visit, void *arg)
     Py_VISIT(r->ctx);
     Py_VISIT(r->more);
     Py_VISIT(r->cancel_msg);
+    Py_VISIT(r->then_cbs);
+    Py_VISIT((PyObject *)r->successor);
     return 0;
 }
 
@@ -1282,6 +1726,8 @@ static int resp_clear(aio_resp *r)
     Py_CLEAR(r->ctx);
     Py_CLEAR(r->more);
     Py_CLEAR(r->cancel_msg);
+    Py_CLEAR(r->then_cbs);
+    Py_CLEAR(r->successor);
     if (!r->queued)
         Py_CLEAR(r->q);
     return 0;
@@ -1308,7 +1754,10 @@ static void resp_dealloc(aio_resp *r)
 
 static PyMethodDef resp_methods[] = {
     {"done", (PyCFunction)resp_done_m, METH_NOARGS,
-     "True once complete (or cancelled for asyncio)."},
+     "done() -> bool\n\n"
+     "True once complete (or cancelled for asyncio, or forwarded). A method, as on "
+     "asyncio futures (asyncio calls it); Address.done, by contrast, is a property (the "
+     "binding contract: `addr.done`)."},
     {"cancelled", (PyCFunction)resp_cancelled_m, METH_NOARGS,
      "True if the asyncio wait was cancelled (cancel()); the request itself never is."},
     {"result", (PyCFunction)(void (*)(void))resp_result, METH_FASTCALL | METH_KEYWORDS,
@@ -1329,8 +1778,22 @@ static PyMethodDef resp_methods[] = {
      "Removes every callback equal to fn; returns how many."},
     {"cancel", (PyCFunction)(void (*)(void))resp_cancel, METH_FASTCALL | METH_KEYWORDS,
      "cancel(msg=None)\n--\n\n"
-     "asyncio: cancels the wait, not the request (which goes on; `await` the responder "
-     "again to wait for it). False if complete or already cancelled."},
+     "asyncio: cancels the wait, not the request (which goes on). The responder stays "
+     "done and cancelled, as an asyncio future does; r.again() gives a fresh responder "
+     "for the same request. False if complete or already cancelled."},
+    {"again", (PyCFunction)resp_again, METH_NOARGS,
+     "again() -> Responder\n\n"
+     "A responder for the same request that is not cancelled: this one unless cancel() "
+     "was called; after a cancel, a new one that takes the request over (pending or "
+     "complete: its reply is kept), made once (later calls return it too)."},
+    {"then", (PyCFunction)resp_then, METH_O,
+     "then(fn)\n--\n\n"
+     "fn(responder) runs once the request is complete: on the thread that completes it "
+     "(a worker thread of the runtime, or whoever answered; keep it short, never block "
+     "there), or at once on this thread if it is complete already. From any thread; "
+     "several callbacks run in the order given. An exception fn raises is logged. "
+     "The way to use an answer inside an actor without blocking (or forward())."},
+    {"_forward", (PyCFunction)(void (*)(void))resp_forward, METH_FASTCALL, NULL},
     {"get_loop", (PyCFunction)resp_get_loop, METH_NOARGS,
      "asyncio: the event loop the responder is bound to (the running one on first use; "
      "None if a pending request is watched by a loop that is gone)."},
@@ -1348,6 +1811,7 @@ static PyGetSetDef resp_getset[] = {
     {"_ptr", (getter)resp_get_ptr, NULL, NULL, NULL},
     {"_handler_error", (getter)resp_get_handler_error, NULL, NULL, NULL},
     {"_loop", (getter)resp_get_loop_attr, NULL, NULL, NULL},
+    {"_forwarded", (getter)resp_get_forwarded, NULL, NULL, NULL},
     {"_cancel_message", (getter)resp_get_cancel_message, (setter)resp_set_cancel_message, NULL,
      NULL},
     {NULL, NULL, NULL, NULL, NULL}};
@@ -1437,10 +1901,63 @@ static void *swig_ptr(PyObject *obj, int kind, PyObject **last_obj, void **last)
     return p;
 }
 
-static PyObject *aio_ask(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* addr_interact, or addr_interact_within when within_ms >= 0 (1.1). */
+static int ask_interact(actor_addr *a, const actor_msgtype *t, const void *p, size_t len,
+                        int within_ms, actor_responder **out)
 {
+    if (within_ms >= 0)
+        return addr_interact_within(a, t, p, len, within_ms, out);
+    return addr_interact(a, t, p, len, out);
+}
+
+/* ask's keyword `timeout` (seconds; None or inf: no deadline) as ms, -1 for
+ * none; -2 with an exception. */
+static int ask_timeout(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    int ms = -1;
+    for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i), *v = args[nargs + i];
+        if (!PyUnicode_Check(k) || PyUnicode_CompareWithASCIIString(k, "timeout") != 0) {
+            PyErr_Format(PyExc_TypeError, "ask() got an unexpected keyword argument '%S'", k);
+            return -2;
+        }
+        if (v == Py_None)
+            continue;
+        if (PyBool_Check(v) || !(PyFloat_Check(v) || PyLong_Check(v))) {
+            PyErr_Format(PyExc_TypeError, "timeout is a number of seconds or None, not %s",
+                         Py_TYPE(v)->tp_name);
+            return -2;
+        }
+        double d = PyFloat_AsDouble(v);
+        if (d == -1.0 && PyErr_Occurred())
+            return -2;
+        if (d != d || d < 0) {
+            PyErr_SetString(PyExc_ValueError, "timeout must be >= 0 or None");
+            return -2;
+        }
+        if (d == Py_HUGE_VAL)
+            continue;
+        double m = d * 1000.0;
+        ms = m >= 2147483647.0 ? 2147483647 : (int)m;
+        if (ms < m && ms < 2147483647)
+            ms++; /* rounded up */
+    }
+    return ms;
+}
+
+static PyObject *aio_ask(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
+{
+    int within_ms = ask_timeout(args, nargs, kwnames);
+    if (within_ms == -2)
+        return NULL;
     if (nargs < 1) {
         PyErr_SetString(PyExc_TypeError, "ask() missing 1 required positional argument: 'type'");
+        return NULL;
+    }
+    if (shim_send_refused()) {
+        PyErr_SetString(A.closed, "ask: the interpreter is exiting (requests from other "
+                                  "threads are refused)");
         return NULL;
     }
     PyObject *p = SLOT(self, A.addr_ptr);
@@ -1478,14 +1995,15 @@ static PyObject *aio_ask(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     actor_responder *resp = NULL;
     int rc;
     if (ints) {
-        rc = addr_interact(a, t, ibuf, ilen, &resp);
+        rc = ask_interact(a, t, ibuf, ilen, within_ms, &resp);
     } else if (PyBytes_CheckExact(data)) {
-        rc = addr_interact(a, t, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data), &resp);
+        rc = ask_interact(a, t, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data), within_ms,
+                          &resp);
     } else {
         Py_buffer view;
         if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
             goto out;
-        rc = addr_interact(a, t, view.buf, (size_t)view.len, &resp);
+        rc = ask_interact(a, t, view.buf, (size_t)view.len, within_ms, &resp);
         PyBuffer_Release(&view);
     }
     if (rc != ACTOR_OK) {
@@ -1512,6 +2030,7 @@ static PyObject *aio_ask(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     memset((char *)r + sizeof(PyObject), 0, (size_t)A.resp_type->tp_basicsize - sizeof(PyObject));
     r->r = resp;
     r->mt = mt;
+    r->gen = shim_fork_generation();
     mt = NULL;
     res = (PyObject *)r;
 out:
@@ -1522,10 +2041,12 @@ out:
 }
 
 static PyMethodDef aio_ask_def = {
-    "ask", (PyCFunction)(void (*)(void))aio_ask, METH_FASTCALL,
-    "ask(type, *fields)\n--\n\n"
+    "ask", (PyCFunction)(void (*)(void))aio_ask, METH_FASTCALL | METH_KEYWORDS,
+    "ask(type, *fields, timeout=None)\n--\n\n"
     "Sends a request and returns its Responder at once (`type`: a MsgType or its name; "
-    "`fields` fit its layout, one bytes-like object when opaque)."};
+    "`fields` fit its layout, one bytes-like object when opaque). With `timeout` (seconds) "
+    "the request has a deadline on the runtime's clock (addr_interact_within): past it, the "
+    "responder completes with actor.Expired."};
 
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                    */
@@ -1591,7 +2112,9 @@ static PyObject *aio_setup(PyObject *module, PyObject *cfg)
         cfg_get(cfg, "closed", &A.closed) < 0 || cfg_get(cfg, "invalid", &A.invalid) < 0 ||
         cfg_get(cfg, "running_loop", &A.running_loop) < 0 ||
         cfg_get(cfg, "event_loop", &A.event_loop) < 0 ||
-        cfg_get(cfg, "cancelled_error", &A.cancelled_error) < 0)
+        cfg_get(cfg, "cancelled_error", &A.cancelled_error) < 0 ||
+        cfg_get(cfg, "deadlock", &A.deadlock) < 0 ||
+        cfg_get(cfg, "then_failed", &A.then_failed) < 0)
         goto fail;
     if (!PyDict_Check(A.by_name)) {
         PyErr_SetString(PyExc_TypeError, "aio_setup: by_name is a dict");
@@ -1635,9 +2158,13 @@ int shim_aio_init(PyObject *module, shim_get_ptr_fn get_ptr, shim_new_ptr_fn new
         !(s_unpack_value = PyUnicode_InternFromString("unpack_value")) ||
         !(s_ptr = PyUnicode_InternFromString("_ptr")) ||
         !(kw_context = Py_BuildValue("(s)", "context")) ||
-        !(s_thread_id = PyUnicode_InternFromString("_thread_id")))
+        !(s_thread_id = PyUnicode_InternFromString("_thread_id")) ||
+        !(s_call_soon_threadsafe = PyUnicode_InternFromString("call_soon_threadsafe")) ||
+        !(s_deliver = PyUnicode_InternFromString("_deliver")) ||
+        !(s_closed = PyUnicode_InternFromString("_closed")))
         return -1;
     pthread_atfork(NULL, NULL, rl_atfork_child);
+    shim_fork_watch();
     if (PyType_Ready(&Resp_Type) < 0 || PyType_Ready(&Queue_Type) < 0)
         return -1;
     Py_INCREF(&Resp_Type);

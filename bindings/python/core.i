@@ -47,6 +47,8 @@ ACTOR_OUT_HANDLE(actor_addr)
 ACTOR_OUT_HANDLE(actor_responder)
 ACTOR_OUT_HANDLE(actor_promise)
 ACTOR_OUT_HANDLE(shim_cqnode)
+/* 1.1: actor_supervisor_start_child(..., actor_addr **child) too. */
+%apply actor_addr **out { actor_addr **child };
 
 /* addr_dropped: returns (code, count). */
 %typemap(in, numinputs=0) unsigned long long *out (unsigned long long tmp = 0) { $1 = &tmp; }
@@ -103,10 +105,17 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 %typemap(in) PyObject *handler "$1 = $input;"
 %typemap(in) PyObject *instance "$1 = $input;"
 %typemap(in) PyObject *fn "$1 = $input;"
+%typemap(in) PyObject *record "$1 = $input;"
 
 /* ---- the header ---- */
 #define ACTOR_API
 #define ACTOR_NODISCARD
+
+/* No proxy classes for the header's structs (actor_stats, actor_hooks, the
+ * spec structs of 1.1...): the package builds its own Python faces, and a
+ * SWIG proxy class body would refer to the extension `__core`, a name
+ * Python mangles inside a class. Functions taking them get opaque pointers. */
+%rename("$ignore", %$isclass) "";
 
 /* C callbacks cannot come from Python; the shim installs its own. */
 %ignore actor_class_on_init;
@@ -116,6 +125,12 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 %ignore actor_class_on_event;
 %ignore actor_class_on_request;
 %ignore actor_class_on_response;
+%ignore actor_class_on_any_event;
+%ignore actor_class_on_any_request;
+%ignore actor_class_on_down;
+%ignore actor_class_on_data;
+%ignore actor_runtime_set_hooks;
+%ignore actor_runtime_new_on_base;
 %ignore actor_class_set_state_free;
 %ignore actor_responder_then;
 %ignore actor_set_log_handler;
@@ -129,6 +144,7 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 %ignore actor_runtime_free;
 %ignore actor_responder_wait;
 %ignore addr_join;
+%ignore addr_send_wait;
 %ignore addr_release;
 /* Replaced by shim_responder_bytes / shim_responder_free. */
 %ignore actor_responder_data;
@@ -166,6 +182,11 @@ static void *aio_get_ptr(PyObject *obj, int kind)
 static PyObject *aio_new_ptr(void *ptr, int kind)
 {
     return SWIG_NewPointerObj(ptr, aio_swig_type(kind), 0);
+}
+
+PyObject *shim_addr_obj(actor_addr *a)
+{
+    return SWIG_NewPointerObj(SWIG_as_voidptr(a), SWIGTYPE_p_actor_addr, 0);
 }
 %}
 %init %{

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,8 +64,15 @@ static PyObject *sliced_wait(wait_fn fn, void *obj, int timeout_ms, int look_fir
             if (left < slice)
                 slice = (int)left;
         }
+        long long began = now_ms();
         Py_BEGIN_ALLOW_THREADS
         rc = fn(obj, slice);
+        if (rc == ACTOR_ETIMEDOUT && slice > 10 && now_ms() - began < slice / 2) {
+            /* An idle manual runtime (1.1) answers at once: wait a little
+             * instead of spinning until another thread moves it. */
+            struct timespec nap = {0, 10 * 1000000L};
+            nanosleep(&nap, NULL);
+        }
         Py_END_ALLOW_THREADS
         if (rc != ACTOR_ETIMEDOUT)
             break;
@@ -105,9 +113,23 @@ void shim_runtime_free(actor_runtime *rt)
 
 int shim_runtime_new(unsigned threads, actor_runtime **out)
 {
+    /* The workers inherit this thread's signal mask: with the signals a
+     * script handles blocked there (Python runs handlers on its main thread
+     * only), a Ctrl-C or a SIGTERM sent to the process goes to a Python
+     * thread and interrupts the main thread's waits, instead of landing on
+     * a worker, where CPython's handler would only set a flag. */
+    static const int script_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+                                         SIGUSR2, SIGALRM, SIGCHLD, SIGWINCH};
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof script_signals / sizeof script_signals[0]; i++)
+        sigaddset(&block, script_signals[i]);
     int rc;
     Py_BEGIN_ALLOW_THREADS
+    int masked = pthread_sigmask(SIG_BLOCK, &block, &old) == 0;
     rc = actor_runtime_new(threads, out);
+    if (masked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     Py_END_ALLOW_THREADS
     return rc;
 }
@@ -134,7 +156,21 @@ PyObject *shim_responder_bytes(actor_responder *r)
 /* The asyncio completion queue                                             */
 /* ======================================================================== */
 
+/* Forks so far (the child's count is the parent's + 1; shim_fork_generation). */
+static atomic_uint fork_gen;
+
+unsigned shim_fork_generation(void)
+{
+    return atomic_load_explicit(&fork_gen, memory_order_relaxed);
+}
+
+/* A queue made before a fork, seen in the child: its mutex may be held by a
+ * thread that exists only in the parent, and its fd is shared with the
+ * parent. The child never touches it again (it is leaked there). */
+#define CQ_INHERITED(q) ((q)->gen != shim_fork_generation())
+
 struct shim_cq {
+    unsigned gen;             /* shim_fork_generation() at creation */
     pthread_mutex_t mu;
     shim_cqnode *head, *tail; /* completed, not yet drained (under mu) */
     int closed;               /* the Python owner let go (under mu) */
@@ -161,6 +197,8 @@ static void cq_unref(shim_cq *q)
     if (atomic_fetch_sub_explicit(&q->refs, 1, memory_order_acq_rel) != 1)
         return;
     /* Last reference: closed (the owner's ref is gone) and no node left. */
+    if (CQ_INHERITED(q))
+        return; /* the parent's: leaked in the child */
     close(q->fd);
     pthread_mutex_destroy(&q->mu);
     free(q);
@@ -188,6 +226,7 @@ shim_cq *shim_cq_new(void)
     }
     pthread_mutex_init(&q->mu, NULL);
     atomic_init(&q->refs, 1);
+    q->gen = shim_fork_generation();
     return q;
 }
 
@@ -236,6 +275,8 @@ static int cq_watch(shim_cq *q, actor_responder *r, unsigned long long token, vo
 {
     if (!q || !r || !out)
         return ACTOR_EINVAL;
+    if (CQ_INHERITED(q))
+        return ACTOR_ECLOSED;
     shim_cqnode *n = calloc(1, sizeof *n);
     if (!n)
         return ACTOR_ENOMEM;
@@ -270,6 +311,8 @@ int shim_cq_watch_owner(shim_cq *q, actor_responder *r, void *owner, shim_cqnode
  * take finds the list empty and writes the fd again; none is lost. */
 shim_cqnode *shim_cq_take(shim_cq *q)
 {
+    if (CQ_INHERITED(q))
+        return NULL;
     uint64_t v;
     while (read(q->fd, &v, sizeof v) < 0 && errno == EINTR)
         ;
@@ -307,7 +350,7 @@ PyObject *shim_cq_drain(shim_cq *q)
 
 void shim_cq_close(shim_cq *q)
 {
-    if (!q)
+    if (!q || CQ_INHERITED(q))
         return;
     pthread_mutex_lock(&q->mu);
     q->closed = 1;
@@ -330,7 +373,9 @@ void shim_responder_reap(int all)
     shim_cqnode **pp = &deferred_head;
     while (*pp) {
         shim_cqnode *n = *pp;
-        if (all || atomic_load_explicit(&n->finished, memory_order_acquire)) {
+        if (CQ_INHERITED(n->q)) {
+            *pp = n->deferred_next; /* the parent's: its callback may never end here */
+        } else if (all || atomic_load_explicit(&n->finished, memory_order_acquire)) {
             *pp = n->deferred_next;
             shim_responder_free(n->deferred_r, n);
         } else {
@@ -341,6 +386,10 @@ void shim_responder_reap(int all)
 
 void shim_responder_release(actor_responder *r, shim_cqnode *n)
 {
+    /* Watched before a fork, in the child: a callback a parent's thread had
+     * started would never end here, and freeing would wait for it. Leaked. */
+    if (n && CQ_INHERITED(n->q))
+        return;
     /* actor_responder_free waits (futex, no spin) until a callback started
      * by the completing thread returns: when the loop thread frees a
      * responder right after the eventfd write made by that very callback,
@@ -387,11 +436,13 @@ static pthread_key_t ts_key;
 static pthread_once_t ts_once = PTHREAD_ONCE_INIT;
 static _Thread_local PyThreadState *tl_ts; /* ours, or NULL */
 static _Thread_local int tl_depth;         /* py_enter nesting on this thread */
+static _Thread_local int tl_handler;       /* callbacks running on this thread */
 
-typedef struct py_token {
-    int mode; /* 1: tl_ts restored; 2: PyGILState_Ensure */
-    PyGILState_STATE gs;
-} py_token;
+/* The atexit shutdown: sends from other threads are refused from then on. */
+static atomic_int g_exiting;
+static pthread_t g_exit_thread; /* written before g_exiting is set */
+
+typedef shim_py_token py_token;
 
 static int alive_inc(void)
 {
@@ -460,15 +511,64 @@ static void py_leave(py_token *t)
     alive_dec();
 }
 
-void shim_python_dying(void)
+int shim_py_enter(shim_py_token *t) { return py_enter(t); }
+void shim_py_leave(shim_py_token *t) { py_leave(t); }
+void shim_handler_enter(void) { tl_handler++; }
+void shim_handler_leave(void) { tl_handler--; }
+int shim_in_handler(void) { return tl_handler > 0; }
+
+void shim_exit_begin(void)
 {
-    Py_BEGIN_ALLOW_THREADS
+    g_exit_thread = pthread_self();
+    atomic_store_explicit(&g_exiting, 1, memory_order_release);
+}
+
+int shim_send_refused(void)
+{
+    return atomic_load_explicit(&g_exiting, memory_order_acquire) && tl_handler == 0 &&
+           !pthread_equal(pthread_self(), g_exit_thread);
+}
+
+int shim_python_dying(int timeout_ms)
+{
+    long left;
+    long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
     pthread_mutex_lock(&alive_mu);
     py_alive = 0;
-    while (py_inflight > 0)
-        pthread_cond_wait(&alive_cv, &alive_mu);
     pthread_mutex_unlock(&alive_mu);
-    Py_END_ALLOW_THREADS
+    for (;;) {
+        int slice = SHIM_SLICE_MS;
+        if (deadline >= 0) {
+            long long rest = deadline - now_ms();
+            if (rest < slice)
+                slice = rest > 0 ? (int)rest : 0;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        pthread_mutex_lock(&alive_mu);
+        if (py_inflight > 0 && slice > 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += slice / 1000;
+            ts.tv_nsec += (long)(slice % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            while (py_inflight > 0 &&
+                   pthread_cond_timedwait(&alive_cv, &alive_mu, &ts) != ETIMEDOUT)
+                ;
+        }
+        left = py_inflight;
+        pthread_mutex_unlock(&alive_mu);
+        Py_END_ALLOW_THREADS
+        if (left == 0 || slice == 0)
+            break;
+        if (PyErr_CheckSignals() < 0) { /* Ctrl-C: stop waiting */
+            PyErr_Clear();
+            break;
+        }
+    }
+    return (int)left;
 }
 
 int shim_python_alive(void)
@@ -485,33 +585,75 @@ void shim_set_dispatch(PyObject *fn)
     Py_XSETREF(g_dispatch, fn);
 }
 
+/* ---- fork ----
+ * In the child only the forking thread exists. What other threads were
+ * doing there is void: none of them is inside Python any more, the
+ * deferred frees wait for callbacks that will never finish, and the
+ * completion queues (their fds, mutexes) are the parent's (CQ_INHERITED).
+ * alive_mu is held across the fork, so the child gets it in a known state. */
+static void fork_prepare(void) { pthread_mutex_lock(&alive_mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&alive_mu); }
+
+static void fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+    py_inflight = 0;
+    deferred_head = NULL; /* leaked: freeing would wait for the parent's threads */
+    atomic_store_explicit(&g_exiting, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&alive_mu);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_watch(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+void shim_fork_watch(void) { pthread_once(&fork_once, fork_watch); }
+
 /* ======================================================================== */
 /* Python actors                                                            */
 /* ======================================================================== */
 
-/* Every Python actor class has the same C callbacks below. The C class's user
- * data (actor_class_userdata) is a shim_pyclass: the Python class, and one
- * dict per kind mapping int(type pointer) to the handler entry the
- * dispatcher gets (the Python side's (function, MsgType)). The struct is
- * written once, before the class is in use; the Python objects it points to
- * are touched with the GIL only. It is kept for the process, as the C class
- * may be (the registry, C code holding it). */
+/* Every Python actor class has the same C callbacks below. The C class's
+ * user data (actor_class_userdata) is a shim_pyclass: a magic number, and the
+ * class record once the class is registered (so that C can spawn it by name
+ * with state NULL). Otherwise the C class holds nothing of Python: each
+ * actor's state holds its instance and its class record, a tuple (class,
+ * events, requests, responses, owner, ...) whose dicts map int(type pointer)
+ * to the dispatcher's entry. The record's owner (a Python object) gives the C
+ * class back (shim_pyclass_free) when the record dies: when the Python class
+ * and every actor of it are gone. No callback of an actor runs after its
+ * state_free, so none reads the shim_pyclass after that. */
 #define SHIM_CLASS_MAGIC 0x50794373u /* "PyCs" */
 #define SHIM_STATE_MAGIC 0x50794163u /* "PyAc": a state block we allocated */
 
+enum { REC_CLASS = 0, REC_EVENTS, REC_REQUESTS, REC_RESPONSES, REC_MIN };
+
 typedef struct shim_pyclass {
     uint32_t magic;
-    PyObject *cls;         /* the Python Actor subclass */
-    PyObject *handlers[2]; /* [0] events, [1] requests: dict int(type ptr) -> entry */
+    PyObject *record; /* a strong reference once registered, else NULL */
 } shim_pyclass;
 
-/* The state of a Python actor: the instance. A class spawned by name with
- * state NULL gets a zeroed block of this size from the runtime (magic 0,
- * instance made by init); shim_spawn passes a block of its own (magic set). */
+static atomic_long pyclass_live;
+
+long shim_pyclass_live(void) { return atomic_load_explicit(&pyclass_live, memory_order_relaxed); }
+
+/* The state of a Python actor: its instance and its class record. A class
+ * spawned by name with state NULL gets a zeroed block of this size from the
+ * runtime (magic 0, instance made by init); shim_spawn passes a block of its
+ * own (magic set). */
 typedef struct pystate {
     uint32_t magic;
     PyObject *inst;
+    PyObject *record;
 } pystate;
+
+static int record_ok(PyObject *rec)
+{
+    if (!rec || !PyTuple_CheckExact(rec) || PyTuple_GET_SIZE(rec) < REC_MIN)
+        return 0;
+    for (int k = REC_EVENTS; k <= REC_RESPONSES; k++)
+        if (!PyDict_CheckExact(PyTuple_GET_ITEM(rec, k)))
+            return 0;
+    return 1;
+}
 
 /* The shim_pyclass of the actor whose callback runs (NULL if not ours). */
 static shim_pyclass *pyclass_of(actor_ctx *ctx)
@@ -535,7 +677,9 @@ static PyObject *dispatch(int kind, PyObject *inst, PyObject *arg, actor_ctx *ct
     if (k && c) {
         PyObject *args[5] = {k, inst ? inst : Py_None, arg ? arg : Py_None, c,
                              extra ? extra : Py_None};
+        tl_handler++;
         res = PyObject_Vectorcall(g_dispatch, args, 5, NULL);
+        tl_handler--;
     }
     Py_XDECREF(k);
     Py_XDECREF(c);
@@ -566,22 +710,28 @@ static int code_of(PyObject *res, int failed)
 static int py_init(actor_ctx *ctx, void *state)
 {
     pystate *st = state;
-    shim_pyclass *pc = pyclass_of(ctx);
     py_token gs;
-    if (!st || !pc)
+    if (!st)
         return ACTOR_EINVAL;
     if (!py_enter(&gs))
         return ACTOR_ECLOSED;
     int code = ACTOR_EINVAL;
     if (!st->inst) {
-        /* Spawned by name (state made by the runtime): make the instance. */
-        PyObject *inst = dispatch(SHIM_K_NEW, NULL, pc->cls, ctx, NULL);
-        if (!inst)
-            PyErr_WriteUnraisable(g_dispatch);
-        else if (inst == Py_None)
-            Py_DECREF(inst);
-        else
-            st->inst = inst;
+        /* Spawned by name (state made by the runtime): only a registered
+         * class can be, and it holds its record. */
+        shim_pyclass *pc = pyclass_of(ctx);
+        if (pc && pc->record && !st->record) {
+            Py_INCREF(pc->record);
+            st->record = pc->record;
+            PyObject *inst =
+                dispatch(SHIM_K_NEW, NULL, PyTuple_GET_ITEM(st->record, REC_CLASS), ctx, NULL);
+            if (!inst)
+                PyErr_WriteUnraisable(g_dispatch);
+            else if (inst == Py_None)
+                Py_DECREF(inst);
+            else
+                st->inst = inst;
+        }
     }
     if (st->inst)
         code = code_of(dispatch(SHIM_K_INIT, st->inst, NULL, ctx, NULL), ACTOR_EINVAL);
@@ -635,8 +785,9 @@ static void py_state_free(void *state)
     py_token gs;
     if (!st)
         return;
-    if (st->inst && py_enter(&gs)) {
+    if ((st->inst || st->record) && py_enter(&gs)) {
         Py_CLEAR(st->inst);
+        Py_CLEAR(st->record); /* may give the C class back (its owner dies) */
         py_leave(&gs);
     }
     /* else: Python is gone; the instance is left to the dying interpreter. */
@@ -646,14 +797,16 @@ static void py_state_free(void *state)
     }
 }
 
-/* With the GIL: a new reference to the entry of type t in pc's dict of
- * `kind` (0 events, 1 requests), or NULL (none; an error is reported). */
-static PyObject *handler_of(shim_pyclass *pc, int kind, const actor_msgtype *t)
+/* With the GIL: a new reference to the entry of type t in the record's table
+ * of `kind` (0 events, 1 requests, 2 responses), or NULL (none; an error is
+ * reported). */
+static PyObject *handler_of(PyObject *record, int kind, const actor_msgtype *t)
 {
-    if (!pc || !t)
+    if (!record || !t)
         return NULL;
+    PyObject *table = PyTuple_GET_ITEM(record, REC_EVENTS + kind);
     PyObject *key = PyLong_FromVoidPtr((void *)t);
-    PyObject *entry = key ? PyDict_GetItemWithError(pc->handlers[kind], key) : NULL;
+    PyObject *entry = key ? PyDict_GetItemWithError(table, key) : NULL;
     Py_XDECREF(key);
     if (entry)
         Py_INCREF(entry); /* a handler may not drop it from under its own call */
@@ -664,7 +817,7 @@ static PyObject *handler_of(shim_pyclass *pc, int kind, const actor_msgtype *t)
 
 /* The one event (kind SHIM_K_EVENT) and request (SHIM_K_REQUEST) handler of
  * every Python class: the type comes from the context, its handler from the
- * class's dict. */
+ * record's table. */
 static int py_message(int kind, actor_ctx *ctx, void *state, const void *payload, size_t len)
 {
     pystate *st = state;
@@ -675,11 +828,10 @@ static int py_message(int kind, actor_ctx *ctx, void *state, const void *payload
     if (!st || !st->inst || !py_enter(&gs))
         return gone;
     int code;
-    PyObject *entry = handler_of(pyclass_of(ctx), kind == SHIM_K_REQUEST,
-                                 actor_ctx_msgtype(ctx));
+    PyObject *entry = handler_of(st->record, kind == SHIM_K_REQUEST, actor_ctx_msgtype(ctx));
     PyObject *bytes = NULL;
     if (!entry) {
-        /* Cannot happen unless the mapping was tampered with: as C would. */
+        /* Cannot happen unless the tables were tampered with: as C would. */
         code = ACTOR_ENOHANDLER;
     } else if (!(bytes = PyBytes_FromStringAndSize(len ? payload : "", (Py_ssize_t)len))) {
         PyErr_WriteUnraisable(g_dispatch);
@@ -703,20 +855,36 @@ static int py_request(actor_ctx *ctx, void *state, const void *payload, size_t l
     return py_message(SHIM_K_REQUEST, ctx, state, payload, len);
 }
 
-static void pyclass_drop(shim_pyclass *pc)
+/* A forwarded responder's outcome: dispatch(RESPONSE, inst, entry, ctx,
+ * (status, reply bytes or None)). */
+static void py_response(actor_ctx *ctx, void *state, const actor_msgtype *t, int status,
+                        const void *reply, size_t len)
 {
-    pc->magic = 0;
-    Py_XDECREF(pc->cls);
-    Py_XDECREF(pc->handlers[0]);
-    Py_XDECREF(pc->handlers[1]);
-    free(pc);
+    pystate *st = state;
+    py_token gs;
+    if (!st || !st->inst || !py_enter(&gs))
+        return;
+    PyObject *entry = handler_of(st->record, 2, t);
+    PyObject *extra = NULL;
+    if (entry) {
+        if (status == ACTOR_OK)
+            extra = Py_BuildValue("(iy#)", status, len ? (const char *)reply : "",
+                                  (Py_ssize_t)len);
+        else
+            extra = Py_BuildValue("(iO)", status, Py_None);
+        if (extra)
+            code_of(dispatch(SHIM_K_RESPONSE, st->inst, entry, ctx, extra), 0);
+        else
+            PyErr_WriteUnraisable(g_dispatch);
+    }
+    Py_XDECREF(extra);
+    Py_XDECREF(entry);
+    py_leave(&gs);
 }
 
-int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyObject *requests,
-                     int with_interrupt, actor_class **out)
+int shim_pyclass_new(const char *name, int with_interrupt, actor_class **out)
 {
-    if (!name || !pyclass || !out || !events || !requests || !PyDict_Check(events) ||
-        !PyDict_Check(requests))
+    if (!name || !out)
         return ACTOR_EINVAL;
     shim_pyclass *pc = calloc(1, sizeof *pc);
     if (!pc)
@@ -728,12 +896,6 @@ int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyOb
         return rc;
     }
     pc->magic = SHIM_CLASS_MAGIC;
-    Py_INCREF(pyclass);
-    pc->cls = pyclass;
-    Py_INCREF(events);
-    pc->handlers[0] = events;
-    Py_INCREF(requests);
-    pc->handlers[1] = requests;
     if ((rc = actor_class_set_userdata(c, pc)) != ACTOR_OK ||
         (rc = actor_class_on_init(c, py_init)) != ACTOR_OK ||
         (rc = actor_class_on_finalize(c, py_finalize)) != ACTOR_OK ||
@@ -742,65 +904,345 @@ int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyOb
         (rc = actor_class_set_state_size(c, sizeof(pystate))) != ACTOR_OK ||
         (with_interrupt && (rc = actor_class_on_interrupt(c, py_interrupt)) != ACTOR_OK)) {
         actor_class_free(c);
-        pyclass_drop(pc);
+        pc->magic = 0;
+        free(pc);
         return rc;
     }
+    atomic_fetch_add_explicit(&pyclass_live, 1, memory_order_relaxed);
     *out = c;
     return ACTOR_OK;
 }
 
-int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request, PyObject *handler)
+static shim_pyclass *pyclass_get(actor_class *c)
 {
-    shim_pyclass *pc = actor_class_userdata(c);
-    if (!c || !t || !handler || !pc || pc->magic != SHIM_CLASS_MAGIC)
+    shim_pyclass *pc = c ? actor_class_userdata(c) : NULL;
+    return pc && pc->magic == SHIM_CLASS_MAGIC ? pc : NULL;
+}
+
+int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int kind)
+{
+    if (!pyclass_get(c) || !t)
         return ACTOR_EINVAL;
-    int rc = request ? actor_class_on_request(c, t, py_request)
-                     : actor_class_on_event(c, t, py_event);
-    if (rc != ACTOR_OK)
-        return rc;
-    PyObject *key = PyLong_FromVoidPtr((void *)t);
-    if (!key || PyDict_SetItem(pc->handlers[request != 0], key, handler) < 0) {
-        Py_XDECREF(key);
-        PyErr_Clear();
-        /* Not in use (the setter above succeeded): take the C side back. */
-        if (request)
-            (void)actor_class_on_request(c, t, NULL);
-        else
-            (void)actor_class_on_event(c, t, NULL);
-        return ACTOR_ENOMEM;
+    switch (kind) {
+    case 0: return actor_class_on_event(c, t, py_event);
+    case 1: return actor_class_on_request(c, t, py_request);
+    case 2: return actor_class_on_response(c, t, py_response);
+    default: return ACTOR_EINVAL;
     }
-    Py_DECREF(key);
-    return ACTOR_OK;
 }
 
-void shim_pyclass_discard(actor_class *c)
+int shim_pyclass_register(actor_class *c, PyObject *record)
 {
-    shim_pyclass *pc = actor_class_userdata(c);
-    if (!pc || pc->magic != SHIM_CLASS_MAGIC ||
-        actor_class_set_userdata(c, NULL) != ACTOR_OK) /* in use: keep it */
-        return;
-    actor_class_free(c);
-    pyclass_drop(pc);
+    shim_pyclass *pc = pyclass_get(c);
+    if (!pc || !record_ok(record))
+        return ACTOR_EINVAL;
+    int rc = actor_class_register(c);
+    if (rc == ACTOR_OK) {
+        Py_INCREF(record);
+        Py_XSETREF(pc->record, record); /* kept for the process, as the registry keeps c */
+    }
+    return rc;
 }
 
-int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, actor_addr **out)
+void shim_pyclass_free(actor_class *c)
+{
+    shim_pyclass *pc = pyclass_get(c);
+    if (!pc)
+        return;
+    /* A registered class holds its record, whose owner calls this: never here
+     * for one. No callback reads pc once every actor's state is freed. */
+    pc->magic = 0;
+    Py_CLEAR(pc->record);
+    free(pc);
+    atomic_fetch_sub_explicit(&pyclass_live, 1, memory_order_relaxed);
+    actor_class_free(c);
+}
+
+int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, PyObject *record,
+               actor_addr **out)
 {
     pystate *st = NULL;
+    if ((!instance || instance == Py_None) && (!record || record == Py_None))
+        return actor_spawn(rt, cls, NULL, out); /* by name: C, or a registered class */
+    if (!record_ok(record) || !pyclass_get(cls))
+        return ACTOR_EINVAL;
+    st = calloc(1, sizeof *st);
+    if (!st)
+        return ACTOR_ENOMEM;
+    st->magic = SHIM_STATE_MAGIC;
     if (instance && instance != Py_None) {
-        st = calloc(1, sizeof *st);
-        if (!st)
-            return ACTOR_ENOMEM;
-        st->magic = SHIM_STATE_MAGIC;
         Py_INCREF(instance);
         st->inst = instance;
     }
+    Py_INCREF(record);
+    st->record = record;
     /* With the GIL held: actor_spawn runs no user code (init runs on the
      * worker), and holding it keeps the Runtime object from freeing rt under
      * us (Runtime.close clears its pointer with the GIL before freeing). */
     int rc = actor_spawn(rt, cls, st, out);
-    if (rc != ACTOR_OK && st) {
-        Py_DECREF(st->inst);
+    if (rc != ACTOR_OK) {
+        Py_XDECREF(st->inst);
+        Py_DECREF(st->record);
         free(st);
     }
     return rc;
+}
+
+/* ======================================================================== */
+/* 1.1: time, flow, failure, composition                                    */
+/* ======================================================================== */
+
+int shim_runtime_new_manual(unsigned long long seed, actor_runtime **out)
+{
+    return actor_runtime_new_manual((uint64_t)seed, out);
+}
+
+int shim_runtime_step(actor_runtime *rt)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = actor_runtime_step(rt);
+    Py_END_ALLOW_THREADS
+    return rc;
+}
+
+long long shim_runtime_run(actor_runtime *rt, long long max_messages)
+{
+    size_t ran = 0;
+    int rc;
+    size_t max = max_messages < 0 ? SIZE_MAX : (size_t)max_messages;
+    Py_BEGIN_ALLOW_THREADS
+    rc = actor_runtime_run(rt, max, &ran);
+    Py_END_ALLOW_THREADS
+    return rc != ACTOR_OK ? rc : (long long)ran;
+}
+
+int shim_runtime_advance(actor_runtime *rt, unsigned long long ms)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = actor_runtime_advance(rt, (uint64_t)ms);
+    Py_END_ALLOW_THREADS
+    return rc;
+}
+
+int shim_addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                        int timeout_ms)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = addr_send_wait(a, t, payload, len, timeout_ms);
+    Py_END_ALLOW_THREADS
+    return rc;
+}
+
+#define STAT(d, s, f)                                                                          \
+    do {                                                                                       \
+        PyObject *v_ = PyLong_FromUnsignedLongLong((unsigned long long)(s).f);                 \
+        if (!v_ || PyDict_SetItemString(d, #f, v_) < 0) {                                      \
+            Py_XDECREF(v_);                                                                    \
+            Py_DECREF(d);                                                                      \
+            return NULL;                                                                       \
+        }                                                                                      \
+        Py_DECREF(v_);                                                                         \
+    } while (0)
+
+PyObject *shim_addr_stats(actor_addr *a)
+{
+    actor_stats s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    if (addr_stats(a, &s) != ACTOR_OK)
+        Py_RETURN_NONE;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    STAT(d, s, received);
+    STAT(d, s, handled);
+    STAT(d, s, dropped);
+    STAT(d, s, rejected);
+    STAT(d, s, expired);
+    STAT(d, s, queued);
+    STAT(d, s, queued_peak);
+    STAT(d, s, restarts);
+    STAT(d, s, canceled);
+    return d;
+}
+
+PyObject *shim_runtime_stats(actor_runtime *rt)
+{
+    actor_runtime_stats s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    if (actor_runtime_stats_get(rt, &s) != ACTOR_OK)
+        Py_RETURN_NONE;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    STAT(d, s, actors_live);
+    STAT(d, s, actors_spawned);
+    STAT(d, s, messages_handled);
+    STAT(d, s, wakeups);
+    STAT(d, s, migrations);
+    STAT(d, s, threads);
+    return d;
+}
+#undef STAT
+
+PyObject *shim_addr_exit_reason(actor_addr *a)
+{
+    int reason = 0;
+    int rc = addr_exit_reason(a, &reason);
+    if (rc == ACTOR_OK)
+        return Py_BuildValue("(ii)", rc, reason);
+    return Py_BuildValue("(iO)", rc, Py_None);
+}
+
+PyObject *shim_publish(actor_runtime *rt, const char *subject, const actor_msgtype *t,
+                       const void *payload, size_t len)
+{
+    size_t n = 0;
+    int rc;
+    /* Without the GIL: a delivery may run the dead-letter hook, which takes it. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = actor_publish(rt, subject, t, payload, len, &n);
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("(in)", rc, (Py_ssize_t)n);
+}
+
+static void py_dead_letter(void *ud, actor_addr *to, const actor_msgtype *t, const void *payload,
+                           size_t len, int why)
+{
+    py_token gs;
+    if (!ud || !py_enter(&gs))
+        return;
+    PyObject *a = to ? shim_addr_obj(addr_ref(to)) : (Py_INCREF(Py_None), Py_None);
+    const char *name = actor_msgtype_name(t);
+    PyObject *res = NULL;
+    if (a)
+        res = PyObject_CallFunction((PyObject *)ud, "Osy#i", a, name ? name : "",
+                                    len ? (const char *)payload : "", (Py_ssize_t)len, why);
+    if (!res)
+        PyErr_WriteUnraisable((PyObject *)ud);
+    Py_XDECREF(res);
+    Py_XDECREF(a);
+    py_leave(&gs);
+}
+
+int shim_runtime_on_dead_letter(actor_runtime *rt, PyObject *fn)
+{
+    if (!rt || !fn || !PyCallable_Check(fn))
+        return ACTOR_EINVAL;
+    actor_hooks h;
+    memset(&h, 0, sizeof h);
+    h.size = sizeof h;
+    h.ud = fn;
+    h.dead_letter = py_dead_letter;
+    int rc = actor_runtime_set_hooks(rt, &h);
+    if (rc == ACTOR_OK)
+        Py_INCREF(fn); /* kept for the process: a hook may run until the runtime is freed */
+    return rc;
+}
+
+int shim_supervisor_spawn(actor_runtime *rt, int strategy, unsigned intensity,
+                          unsigned period_ms, unsigned backoff_ms, unsigned backoff_max_ms,
+                          actor_addr **out)
+{
+    actor_supervisor_spec s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    s.strategy = strategy;
+    s.intensity = intensity;
+    s.period_ms = period_ms;
+    s.backoff_ms = backoff_ms;
+    s.backoff_max_ms = backoff_max_ms;
+    return actor_supervisor_spawn(rt, &s, out);
+}
+
+int shim_supervisor_start_supervisor(actor_addr *sup, int strategy, unsigned intensity,
+                                     unsigned period_ms, unsigned backoff_ms,
+                                     unsigned backoff_max_ms, int restart, actor_addr **out)
+{
+    actor_supervisor_spec s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    s.strategy = strategy;
+    s.intensity = intensity;
+    s.period_ms = period_ms;
+    s.backoff_ms = backoff_ms;
+    s.backoff_max_ms = backoff_max_ms;
+    return actor_supervisor_start_supervisor(sup, &s, restart, out);
+}
+
+int shim_pool_spawn(actor_runtime *rt, actor_class *cls, unsigned members, int route,
+                    size_t key_offset, size_t key_len, actor_addr **out)
+{
+    actor_pool_spec s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    s.cls = cls;
+    s.members = members;
+    s.route = route;
+    s.key_offset = key_offset;
+    s.key_len = key_len;
+    return actor_pool_spawn(rt, &s, out);
+}
+
+int shim_pyclass_keep(actor_class *c, PyObject *record)
+{
+    shim_pyclass *pc = pyclass_get(c);
+    if (!pc || !record_ok(record))
+        return ACTOR_EINVAL;
+    if (!pc->record) {
+        Py_INCREF(record);
+        pc->record = record; /* kept for the process (a cycle through the owner) */
+    }
+    return ACTOR_OK;
+}
+
+static void py_down(actor_ctx *ctx, void *state, actor_addr *who, int reason)
+{
+    pystate *st = state;
+    py_token gs;
+    if (!st || !st->inst || !py_enter(&gs))
+        return;
+    PyObject *w = shim_addr_obj(addr_ref(who));
+    PyObject *r = PyLong_FromLong(reason);
+    if (w && r)
+        code_of(dispatch(SHIM_K_DOWN, st->inst, r, ctx, w), 0);
+    else
+        PyErr_WriteUnraisable(g_dispatch);
+    Py_XDECREF(w);
+    Py_XDECREF(r);
+    py_leave(&gs);
+}
+
+static int py_any_event(actor_ctx *ctx, void *state, const void *payload, size_t len)
+{
+    pystate *st = state;
+    py_token gs;
+    if (!st || !st->inst || !py_enter(&gs))
+        return ACTOR_ECLOSED;
+    const char *name = actor_msgtype_name(actor_ctx_msgtype(ctx));
+    PyObject *n = PyUnicode_FromString(name ? name : "");
+    PyObject *b = PyBytes_FromStringAndSize(len ? payload : "", (Py_ssize_t)len);
+    int code = ACTOR_ENOMEM;
+    if (n && b)
+        code = code_of(dispatch(SHIM_K_ANY, st->inst, n, ctx, b), ACTOR_EHANDLER);
+    else
+        PyErr_WriteUnraisable(g_dispatch);
+    Py_XDECREF(n);
+    Py_XDECREF(b);
+    py_leave(&gs);
+    return code;
+}
+
+int shim_pyclass_on_down(actor_class *c)
+{
+    return pyclass_get(c) ? actor_class_on_down(c, py_down) : ACTOR_EINVAL;
+}
+
+int shim_pyclass_on_any_event(actor_class *c)
+{
+    return pyclass_get(c) ? actor_class_on_any_event(c, py_any_event) : ACTOR_EINVAL;
 }

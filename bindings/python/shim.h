@@ -20,10 +20,19 @@
  *   callbacks run on the runtime's worker threads and take the GIL (a worker
  *   keeps one Python thread state for its life, dropped at thread exit), but
  *   only while a process-wide flag says Python is alive. The package's
- *   atexit handler shuts every runtime down, then calls shim_python_dying(),
- *   which clears the flag and waits (GIL released) until no worker is inside
- *   Python. Interpreter finalization starts after atexit, so no C thread can
- *   ever call into a finalizing interpreter (CPython gh-87135).
+ *   atexit handler shuts every runtime down (for a bounded time), then calls
+ *   shim_python_dying(), which clears the flag and waits (GIL released, in
+ *   slices, Ctrl-C ends it) until no worker is inside Python. Interpreter
+ *   finalization starts after atexit, so no C thread can enter a finalizing
+ *   interpreter (CPython gh-87135); one still inside Python when the wait is
+ *   cut short leaves it only through CPython's own exit path.
+ * - The C class of a Python class lives as long as the Python class or one
+ *   of its actors does (shim_pyclass_free, from the class record's owner).
+ * - Per thread: whether a Python actor callback (or a then() callback) runs
+ *   on it (shim_in_handler), so waits that would deadlock are refused; at
+ *   exit, whether sends from it are still accepted (shim_send_refused).
+ * - fork(): a child forgets what belongs to the parent's threads (in-flight
+ *   counts, deferred frees, completion queues).
  *
  * Every function here is called from Python with the GIL held (SWIG wrapper).
  */
@@ -60,6 +69,22 @@ void shim_responder_free(actor_responder *r, shim_cqnode *node);
 /* Frees the responders whose free was deferred (shim_responder_release)
  * once their watch callback is done; all: every one, waiting if need be. */
 void shim_responder_reap(int all);
+
+/* ---- exit, fork, and where this thread is ---- */
+
+/* The atexit shutdown begins on this thread: from now on sends, asks and
+ * spawns from other threads are refused (shim_send_refused), unless they
+ * come from inside an actor's callback. */
+void shim_exit_begin(void);
+/* 1 if a send or ask made on this thread now must be refused (exiting, and
+ * neither the exiting thread nor inside a callback). */
+int shim_send_refused(void);
+/* 1 while a Python actor callback, or a then() callback, runs on this thread
+ * (waiting there for a reply would block the worker: Deadlock). */
+int shim_in_handler(void);
+/* Times this process forked (the child's count is the parent's + 1): objects
+ * made under another count belong to the parent. */
+unsigned shim_fork_generation(void);
 
 /* ---- the asyncio completion queue ---- */
 
@@ -106,6 +131,21 @@ enum { SHIM_PTR_ADDR = 0, SHIM_PTR_MSGTYPE, SHIM_PTR_RESPONDER };
 typedef void *(*shim_get_ptr_fn)(PyObject *obj, int kind);
 typedef PyObject *(*shim_new_ptr_fn)(void *ptr, int kind);
 int shim_aio_init(PyObject *module, shim_get_ptr_fn get_ptr, shim_new_ptr_fn new_ptr);
+
+/* Taking the GIL from a C thread of libactor (then() callbacks): as the
+ * actor callbacks do. shim_py_enter returns 0 (and takes nothing) once
+ * Python is dying. shim_handler_enter/leave mark this thread as running a
+ * callback (shim_in_handler). */
+typedef struct shim_py_token {
+    int mode;
+    PyGILState_STATE gs;
+} shim_py_token;
+int shim_py_enter(shim_py_token *t);
+void shim_py_leave(shim_py_token *t);
+void shim_handler_enter(void);
+void shim_handler_leave(void);
+/* Installs the fork handlers (once; at import). */
+void shim_fork_watch(void);
 #endif
 
 /* ---- Python actors ---- */
@@ -121,38 +161,101 @@ enum {
     SHIM_K_REQUEST,   /* arg = the type's handler entry, extra = payload bytes;
                          return a code (0: answered or deferred; nonzero:
                          handler error) */
-    SHIM_K_FALLBACK   /* arg = the error code (int), extra = the type's name */
+    SHIM_K_FALLBACK,  /* arg = the error code (int), extra = the type's name */
+    SHIM_K_RESPONSE,  /* arg = the type's handler entry, extra = (status, reply
+                         bytes or None); return value ignored */
+    SHIM_K_DOWN,      /* (1.1) arg = the reason (int), extra = a counted address
+                         (SWIG pointer) of the monitored actor */
+    SHIM_K_ANY        /* (1.1) arg = the type's name, extra = payload bytes;
+                         return a code */
 };
 
 /* Sets the Python callable that runs every Python actor callback:
  * dispatch(kind, instance, arg, ctx_as_int, extra). */
 void shim_set_dispatch(PyObject *fn);
-/* A new (unregistered) C class named `name` whose hooks call into Python for
- * instances of `pyclass`. `events` and `requests` are the class's handler
- * tables (dicts, filled by shim_pyclass_on); the class keeps references to
- * the three for the process. with_interrupt: install an on_interrupt hook
- * (otherwise the default, actor_ctx_stop). ACTOR_OK, ACTOR_EINVAL (bad name,
- * not dicts), ACTOR_ENOMEM. */
-int shim_pyclass_new(const char *name, PyObject *pyclass, PyObject *events, PyObject *requests,
-                     int with_interrupt, actor_class **out);
-/* Routes type t to Python on class c (request != 0: as a request handler):
- * `handler` is stored in the class's table of that kind under the key
- * int(t's pointer) and is the `arg` the dispatcher receives for messages of
- * that type. Returns ACTOR_OK or a negative ACTOR_E* code (ACTOR_EBUSY once
- * the class is in use, ACTOR_EINVAL for a class not made by
- * shim_pyclass_new, ACTOR_ENOMEM). */
-int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int request, PyObject *handler);
-/* Frees a class of shim_pyclass_new that was never spawned nor registered
- * (its setup failed); does nothing to a class in use. */
-void shim_pyclass_discard(actor_class *c);
-/* Spawns an actor of cls; a non-None `instance` becomes its state (a strong
- * reference is taken; released after finalize). The GIL stays held. */
-int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, actor_addr **out);
-/* Clears the alive flag and waits, GIL released, until no C thread is inside
- * Python. From then on Python actor callbacks do not enter Python: init
- * fails, events return ACTOR_ECLOSED, requests are canceled. */
-void shim_python_dying(void);
+/* A new (unregistered) C class named `name` whose hooks call into Python.
+ * with_interrupt: install an on_interrupt hook (otherwise the default,
+ * actor_ctx_stop). The class holds no Python object: each actor holds its
+ * class record (shim_spawn), a registered class holds it for the process
+ * (shim_pyclass_register). ACTOR_OK, ACTOR_EINVAL (bad name), ACTOR_ENOMEM. */
+int shim_pyclass_new(const char *name, int with_interrupt, actor_class **out);
+/* Routes type t to Python on class c: kind 0 event, 1 request, 2 response
+ * (a forwarded responder's outcome). The handler is looked up at each
+ * message in the record's table of that kind under int(t's pointer).
+ * Returns ACTOR_OK or a negative ACTOR_E* code (ACTOR_EBUSY once the class
+ * is in use, ACTOR_EINVAL for a class not made by shim_pyclass_new). */
+int shim_pyclass_on(actor_class *c, const actor_msgtype *t, int kind);
+/* actor_class_register; on ACTOR_OK the class keeps `record` for the process
+ * (so C can spawn it by name with state NULL). */
+int shim_pyclass_register(actor_class *c, PyObject *record);
+/* Drops the creator's reference of a class of shim_pyclass_new (its Python
+ * class is gone; actors still alive keep the C class). */
+void shim_pyclass_free(actor_class *c);
+/* C classes of shim_pyclass_new not yet given to shim_pyclass_free. */
+long shim_pyclass_live(void);
+/* Spawns an actor of cls; `record` is the Python class's record, a tuple
+ * (class, events, requests, responses, ...) whose tables map int(type
+ * pointer) to the dispatcher's entry; a non-None `instance` becomes its state.
+ * Strong references to both are taken (released after finalize). With
+ * instance None the instance is made by init (a spawn by name). The GIL stays
+ * held. ACTOR_EINVAL for a record of the wrong shape. */
+int shim_spawn(actor_runtime *rt, actor_class *cls, PyObject *instance, PyObject *record,
+               actor_addr **out);
+/* Clears the alive flag and waits, GIL released, in slices, until no C
+ * thread is inside Python, at most timeout_ms (< 0: no limit); a signal
+ * (Ctrl-C) ends the wait too (the exception is dropped). From then on Python
+ * actor callbacks do not enter Python: init fails, events return
+ * ACTOR_ECLOSED, requests are canceled. Returns how many C threads were
+ * still inside Python (0: none). */
+int shim_python_dying(int timeout_ms);
 /* 1 while Python actors may run. */
 int shim_python_alive(void);
+
+/* ---- 1.1: time, flow, failure, composition (end of shim.c) ---- */
+
+/* Manual runtimes, run with the GIL released (Python actors run on this
+ * thread and take it back). step: 1, 0 or a code; run: the count ran or a
+ * negative code; advance: a code. */
+int shim_runtime_new_manual(unsigned long long seed, actor_runtime **out);
+int shim_runtime_step(actor_runtime *rt);
+long long shim_runtime_run(actor_runtime *rt, long long max_messages);
+int shim_runtime_advance(actor_runtime *rt, unsigned long long ms);
+/* addr_send_wait with the GIL released. */
+int shim_addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
+                        int timeout_ms);
+/* The counters as dicts of the structs' field names; None for a bad handle
+ * (the code is not kept: check the handle first). */
+PyObject *shim_addr_stats(actor_addr *a);
+PyObject *shim_runtime_stats(actor_runtime *rt);
+/* (code, exit reason or None). */
+PyObject *shim_addr_exit_reason(actor_addr *a);
+/* actor_publish: (code, delivered). */
+PyObject *shim_publish(actor_runtime *rt, const char *subject, const actor_msgtype *t,
+                       const void *payload, size_t len);
+/* Dead letters to fn(counted address pointer, type name, payload bytes,
+ * reason), with the GIL; fn is kept for the process. ACTOR_EBUSY after the
+ * first spawn. */
+int shim_runtime_on_dead_letter(actor_runtime *rt, PyObject *fn);
+/* Supervisor and pool spawns from plain arguments. */
+int shim_supervisor_spawn(actor_runtime *rt, int strategy, unsigned intensity,
+                          unsigned period_ms, unsigned backoff_ms, unsigned backoff_max_ms,
+                          actor_addr **out);
+int shim_supervisor_start_supervisor(actor_addr *sup, int strategy, unsigned intensity,
+                                     unsigned period_ms, unsigned backoff_ms,
+                                     unsigned backoff_max_ms, int restart, actor_addr **out);
+int shim_pool_spawn(actor_runtime *rt, actor_class *cls, unsigned members, int route,
+                    size_t key_offset, size_t key_len, actor_addr **out);
+/* A Python class's C class keeps `record` for the process (as a registered
+ * one does) so that the runtime may make its actors with state NULL
+ * (supervisors, pools): each incarnation gets a fresh instance. */
+int shim_pyclass_keep(actor_class *c, PyObject *record);
+/* Installs the Down handler (SHIM_K_DOWN) / catch-all event handler
+ * (SHIM_K_ANY) on a class of shim_pyclass_new. */
+int shim_pyclass_on_down(actor_class *c);
+int shim_pyclass_on_any_event(actor_class *c);
+#ifndef SWIG
+/* core.i: a SWIG pointer object of an address (new reference). */
+PyObject *shim_addr_obj(actor_addr *a);
+#endif
 
 #endif

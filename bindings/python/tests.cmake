@@ -4,7 +4,7 @@
 # ACTOR_BUILD_TESTS is ON.
 
 # A C plugin of our own: C classes that ask Python actors ("Relay") and reply
-# with every kind of layout ("Echo").
+# with every kind of layout ("Echo"); a publisher that can fail ("Pub", 1.1).
 add_library(actor_pytest_plugin MODULE "${PROJECT_SOURCE_DIR}/tests/python/pytest_plugin.c")
 target_link_libraries(actor_pytest_plugin PRIVATE actor)
 target_compile_options(actor_pytest_plugin PRIVATE -Wall -Wextra)
@@ -55,7 +55,13 @@ set(ACTOR_PY_TESTS
   test_future
   test_pyactors
   test_limits
-  test_exit)
+  test_exit
+  test_forward
+  test_hostile
+  test_time
+  test_flow
+  test_failure
+  test_compose)
 foreach(_t IN LISTS ACTOR_PY_TESTS)
   string(REGEX REPLACE "^test_" "py_" _name "${_t}")
   add_test(NAME ${_name}
@@ -73,3 +79,17 @@ add_test(NAME py_example_calculator
 set_tests_properties(py_example_calculator PROPERTIES
   TIMEOUT ${_actor_py_timeout}
   ENVIRONMENT "${_actor_py_env}")
+
+# The seed's Calculator-with-forward flow from Python: a Python User actor
+# asks the C Calculator and gets the answer in its @actor.on_response.
+if(TARGET calculator_plugin)
+  add_test(NAME py_example_calculator_forward
+    COMMAND "${Python3_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/examples/calculator_forward.py"
+            "$<TARGET_FILE:calculator_plugin>"
+    WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+  set_tests_properties(py_example_calculator_forward PROPERTIES
+    TIMEOUT ${_actor_py_timeout}
+    ENVIRONMENT "${_actor_py_env}"
+    PASS_REGULAR_EXPRESSION "(^|\n)Sum: 3\n"
+    FAIL_REGULAR_EXPRESSION "Traceback|Sanitizer|Fatal Python error")
+endif()

@@ -269,8 +269,55 @@ static int make_echo(void)
     return rc;
 }
 
+/* 1.1 (test_v11.py): "Pub", a C publisher that can also fail.
+ *   Pub.Go    event "q"  publishes Pub.News (the same q) on subject "news.c"
+ *   Pub.Crash event ""   actor_ctx_fail(ctx, 42)
+ *   Pub.Ping  request "" -> "q"  its state's counter of Go events */
+static const actor_msgtype *t_news;
+
+static int pub_go(actor_ctx *ctx, void *s, const void *p, size_t len)
+{
+    ++*(int64_t *)s;
+    return actor_publish(actor_ctx_runtime(ctx), "news.c", t_news, p, len, NULL);
+}
+
+static int pub_crash(actor_ctx *ctx, void *s, const void *p, size_t len)
+{
+    (void)s;
+    (void)p;
+    (void)len;
+    actor_ctx_fail(ctx, 42);
+    return 0;
+}
+
+static int pub_ping(actor_ctx *ctx, void *s, const void *p, size_t len)
+{
+    (void)p;
+    (void)len;
+    return actor_ctx_reply(ctx, s, sizeof(int64_t));
+}
+
+static int make_pub(void)
+{
+    const actor_msgtype *go, *crash, *ping;
+    TRY(actor_msgtype_define("Pub.News", "q", "", &t_news));
+    TRY(actor_msgtype_define("Pub.Go", "q", "", &go));
+    TRY(actor_msgtype_define("Pub.Crash", "", "", &crash));
+    TRY(actor_msgtype_define("Pub.Ping", "", "q", &ping));
+    actor_class *c;
+    TRY(actor_class_new("Pub", &c));
+    actor_class_set_state_size(c, sizeof(int64_t));
+    actor_class_on_event(c, go, pub_go);
+    actor_class_on_event(c, crash, pub_crash);
+    actor_class_on_request(c, ping, pub_ping);
+    int rc = actor_class_register(c);
+    actor_class_free(c);
+    return rc;
+}
+
 int actor_plugin_init(void)
 {
     TRY(make_relay());
+    TRY(make_pub());
     return make_echo();
 }

@@ -87,7 +87,9 @@ class TestAwait(RuntimeCase):
             tasks = [asyncio.ensure_future(r) for r in rs]
             await asyncio.sleep(0)  # every task has run its first step: all wait
             await asyncio.sleep(0)
-            self.assertEqual(os_threads(), base)  # nothing parked per request
+            # nothing parked per request (a thread of an earlier test may
+            # still be ending: at most as many as before)
+            self.assertLessEqual(os_threads(), base)
             self.assertEqual(sum(t.done() for t in tasks[:992]), 0)
             for h in holders:
                 h.interrupt()
@@ -150,7 +152,9 @@ class TestAwait(RuntimeCase):
                 await t
             self.assertTrue(r.cancelled())  # the task's cancel reached r's wait
             self.assertEqual(r.status, C.ACTOR_EAGAIN)  # the request goes on
-            return await r  # a new wait for the same responder
+            with self.assertRaises(asyncio.CancelledError):
+                await r  # a cancelled responder stays done (asyncio's rule)
+            return await r.again()  # a fresh wait for the same request
         self.assertEqual(run(main()), int(limit(100)))
 
     @need_test_plugin

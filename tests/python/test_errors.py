@@ -170,6 +170,22 @@ class TestBadArguments(RuntimeCase):
         with self.assertRaises(actor.Timeout):
             r.result(timeout=1e-9)  # rounds up to 1 ms
 
+    def test_define_names_what_is_wrong(self):
+        # The message names the bad character or count (issue 9), and long
+        # names or layouts are shortened in it.
+        cases = [
+            (("Bad.A", "qq<"), "'<' at position 2 is not a field character"),
+            (("Bad.B", "q", "q d"), "bad reply_layout 'q d': ' ' at position 1"),
+            (("Bad.C", "q3"), "a count at position 1 is not followed by a field character"),
+            (("Bad name",), "bad message type name 'Bad name'"),
+            (("x" * 100000, "q"), "(100000 characters)"),
+        ]
+        for args, text in cases:
+            with self.assertRaises(actor.InvalidArgument) as cm:
+                actor.define(*args)
+            self.assertIn(text, str(cm.exception))
+            self.assertLess(len(str(cm.exception)), 300)
+
     def test_null_handles_in_the_raw_module(self):
         # NULL handles are ACTOR_EINVAL (or None), never a crash.
         self.assertEqual(C.addr_send(None, None, None), C.ACTOR_EINVAL)
@@ -181,7 +197,7 @@ class TestBadArguments(RuntimeCase):
         self.assertEqual(C.shim_responder_wait(None, 10), C.ACTOR_EINVAL)
         self.assertEqual(C.shim_addr_join(None, 10), C.ACTOR_EINVAL)
         self.assertEqual(C.shim_runtime_shutdown(None, 10), C.ACTOR_EINVAL)
-        self.assertEqual(C.shim_spawn(None, None, None), [C.ACTOR_EINVAL, None])
+        self.assertEqual(C.shim_spawn(None, None, None, None), [C.ACTOR_EINVAL, None])
         self.assertEqual(C.actor_plugin_load(None), C.ACTOR_EINVAL)
         C.shim_responder_free(None, None)
         C.shim_addr_release(None)

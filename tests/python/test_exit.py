@@ -1,12 +1,18 @@
 """Interpreter exit with runtimes, actors and requests still alive: the
 atexit handler shuts every runtime down and stops C threads from entering
 Python before finalization (gh-87135), so the process exits promptly with
-its own status and no crash."""
+its own status and no crash.
+
+Bounded (issue 9): an actor that ignores its interrupt delays the exit by
+the exit timeout at most, with a WARNING naming its class; a daemon thread
+still sending is refused at exit; Ctrl-C while the exit waits ends the wait."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import unittest
 
@@ -185,6 +191,213 @@ class TestExit(unittest.TestCase):
         if not (CALCULATOR and TEST_PLUGIN):
             self.skipTest("plugins not built: exit scenarios ran without C actors")
         self.assertTrue(os.path.exists(CALCULATOR) and os.path.exists(TEST_PLUGIN))
+
+
+BOUNDED = {
+    # An actor whose interrupt handler ignores the interrupt: the exit waits
+    # the exit timeout (1 s here), names the class, and exits.
+    "stubborn": """
+        class Stubborn(actor.Actor):
+            def interrupt(self, ctx):
+                pass  # ignores it: never stops
+        assert actor.set_exit_timeout(1.0) == 5.0
+        rt = actor.Runtime(threads=2)
+        s = rt.spawn(Stubborn())
+        h = rt.spawn(Holder())
+        h.send("Exit.Add", 1)
+        assert h.ask("Exit.Get").result(5) == 1
+        print("exiting", flush=True)
+    """,
+    # A C actor (spawned from Python) that does not stop either is named too:
+    # Relay forwards nothing here, it only stands for a C class; Stubborn
+    # keeps the runtime from stopping.
+    "stubborn_with_c": """
+        class Stubborn(actor.Actor):
+            def interrupt(self, ctx):
+                pass
+        actor.set_exit_timeout(0.5)
+        rt = actor.Runtime(threads=2)
+        s = rt.spawn(Stubborn())
+        s2 = rt.spawn(Stubborn())
+        print("exiting", flush=True)
+    """,
+    # A daemon thread still sending (events, or asks through the C fast
+    # path) when the main thread ends: at exit it is refused (Closed), so the
+    # shutdown is not queued behind an endless stream.
+    "daemon_sender": """
+        import resource
+        rt = actor.Runtime(threads=2)
+        h = rt.spawn(Holder())
+        started = threading.Event()
+        outcome = []
+        def send_forever():
+            started.set()
+            try:
+                while True:
+                    h.send("Exit.Add", 1)
+            except actor.Closed as e:
+                outcome.append(e)
+        def ask_forever():
+            try:
+                while True:
+                    h.ask("Exit.Get")
+            except actor.Closed as e:
+                outcome.append(e)
+        threading.Thread(target=send_forever, daemon=True).start()
+        threading.Thread(target=ask_forever, daemon=True).start()
+        started.wait()
+        time.sleep(0.3)  # a backlog builds up
+        print("exiting", flush=True)
+    """,
+}
+
+
+def start_script(body):
+    code = PRELUDE + textwrap.dedent(body)
+    return subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", code],
+                            env=subprocess_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def bounded(seconds):
+    return min(30.0, limit(seconds))
+
+
+class TestBoundedExit(unittest.TestCase):
+    def finish(self, p, seconds, max_rss=1 << 30):
+        """Waits for p (killed after `seconds`, or once its RSS passes
+        `max_rss`); returns (stdout, stderr, elapsed, max RSS in bytes).
+        Only os.wait4 reaps p (for its rusage); threads read its pipes."""
+        start = time.monotonic()
+        timer = threading.Timer(seconds, p.kill)
+        timer.start()
+        stop = threading.Event()
+
+        def watch_rss():
+            page = os.sysconf("SC_PAGE_SIZE")
+            while not stop.wait(0.05):
+                try:
+                    with open("/proc/%d/statm" % p.pid) as f:
+                        rss = int(f.read().split()[1]) * page
+                except (OSError, ValueError, IndexError):
+                    return
+                if rss > max_rss:
+                    p.kill()
+                    return
+        out, err = [], []
+        readers = [threading.Thread(target=lambda: out.append(p.stdout.read())),
+                   threading.Thread(target=lambda: err.append(p.stderr.read())),
+                   threading.Thread(target=watch_rss, daemon=True)]
+        for t in readers:
+            t.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            for t in readers[:2]:
+                t.join(seconds)
+        finally:
+            timer.cancel()
+            stop.set()
+            p.stdout.close()
+            p.stderr.close()
+        return "".join(out), "".join(err), time.monotonic() - start, ru.ru_maxrss * 1024
+
+    def check_clean(self, p, out, err):
+        detail = "status %s\n--- stdout\n%s--- stderr\n%s" % (p.returncode, out, err)
+        self.assertNotEqual(p.returncode, -signal.SIGKILL, "hung: killed\n" + detail)
+        for bad in ("Fatal Python error", "Segmentation", "AddressSanitizer",
+                    "ThreadSanitizer", "runtime error"):
+            self.assertNotIn(bad, err, detail)
+        return detail
+
+    def test_stubborn_actor_bounded(self):
+        p = start_script(BOUNDED["stubborn"])
+        out, err, elapsed, _ = self.finish(p, bounded(20))
+        detail = self.check_clean(p, out, err)
+        self.assertEqual(p.returncode, 0, detail)
+        self.assertIn("exiting", out, detail)
+        self.assertIn("finalized 1", out, detail)  # the other actor stopped as usual
+        self.assertIn("did not stop within 1 s: Stubborn (1)", err, detail)
+        self.assertLess(elapsed, limit(1) + limit(4), detail)
+
+    def test_stubborn_actors_named_with_counts(self):
+        p = start_script(BOUNDED["stubborn_with_c"])
+        out, err, elapsed, _ = self.finish(p, bounded(20))
+        detail = self.check_clean(p, out, err)
+        self.assertEqual(p.returncode, 0, detail)
+        self.assertIn("Stubborn (2)", err, detail)
+        self.assertEqual(err.count("did not stop"), 1, detail)
+
+    def test_daemon_sender_refused_at_exit(self):
+        # Was: the interrupt queued behind ~0.5 M events while the sender
+        # added ~2 M/s: a minute to exit, RSS growing ~100 MB/s. The exit
+        # now drains what was queued and is done: well within the exit
+        # timeout (so no "did not stop" warning), memory bounded.
+        p = start_script(BOUNDED["daemon_sender"])
+        out, err, elapsed, maxrss = self.finish(p, bounded(20), max_rss=1 << 30)
+        detail = self.check_clean(p, out, err)
+        self.assertEqual(p.returncode, 0, detail)  # not killed (time, or RSS over 1 GiB)
+        self.assertIn("exiting", out, detail)
+        self.assertIn("finalized", out, detail)
+        self.assertNotIn("did not stop", err, detail)  # within the exit timeout
+        self.assertLess(elapsed, limit(10), detail)
+        self.assertLess(maxrss, 1 << 30, detail)
+
+    def test_second_ctrl_c_ends_the_exit_wait(self):
+        # Exit while a handler still runs (a long sleep inside it): the
+        # first Ctrl-C ends the script, the exit waits for the handler (no
+        # time limit set), a second Ctrl-C ends that wait and the process.
+        # Was: the first SIGINT was swallowed inside the atexit handler and
+        # later ones were never looked at.
+        p = start_script("""
+            import logging, signal
+            # Ctrl-C raises KeyboardInterrupt, even if this was started with
+            # SIGINT ignored (a background job of a shell).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+            actor.set_exit_timeout(None)
+            rt = actor.Runtime(threads=2)
+            h = rt.spawn(Holder())
+            h.send("Exit.Sleep", 25.0)
+            print("ready", flush=True)
+            threading.Event().wait()
+        """)
+        lines, errs = [], []
+        err_reader = threading.Thread(target=lambda: errs.append(p.stderr.read()))
+        err_reader.start()
+
+        def wait_line(text, seconds):
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                line = p.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                if text in line:
+                    return True
+            return False
+        timer = threading.Timer(bounded(25), p.kill)
+        timer.start()
+        try:
+            self.assertTrue(wait_line("ready", bounded(20)), "".join(lines))
+            p.send_signal(signal.SIGINT)  # first: KeyboardInterrupt ends the script
+            if not wait_line("waiting for the actors", bounded(20)):
+                p.kill()
+                err_reader.join(bounded(5))
+                self.fail("no exit wait\n--- stdout\n%s--- stderr\n%s"
+                          % ("".join(lines), "".join(errs)))
+            start = time.monotonic()
+            p.send_signal(signal.SIGINT)  # second: ends the exit's wait
+            out = p.stdout.read()
+            p.wait(bounded(20))
+            elapsed = time.monotonic() - start
+            err_reader.join(bounded(5))
+        finally:
+            timer.cancel()
+        out, err = "".join(lines) + out, "".join(errs)
+        detail = self.check_clean(p, out, err)
+        self.assertIn("cut short by Ctrl-C", err + out, detail)
+        self.assertLess(elapsed, limit(3), detail)
 
 
 if __name__ == "__main__":

@@ -129,9 +129,15 @@ class TestProtocol(RuntimeCase):
             with self.assertRaises(asyncio.CancelledError):
                 r.result()
             self.assertEqual(queue_pending(), 0)
-            self.assertEqual(await r, ms)  # awaiting again: the same request
-            self.assertFalse(r.cancelled())
-            return r
+            with self.assertRaises(asyncio.CancelledError):
+                await r  # done stays done (asyncio's rule)
+            r2 = r.again()  # a fresh responder for the same request
+            self.assertIs(r.again(), r2)
+            self.assertEqual(await r2, ms)
+            self.assertFalse(r2.cancelled())
+            self.assertTrue(r.cancelled())
+            self.assertEqual(r.status, C.ACTOR_OK)  # reported through r2
+            return r2
         r = run(main())
         self.assertEqual(r.status, C.ACTOR_OK)
         self.assertEqual(r.result(), ms)
@@ -152,7 +158,7 @@ class TestProtocol(RuntimeCase):
         self.assertEqual(r.status, C.ACTOR_OK)
 
         async def again():
-            return await r  # another loop: an idle responder moves to it
+            return await r.again()  # another loop: an idle responder moves to it
         self.assertEqual(run(again()), int(limit(100)))
 
     @need_test_plugin
@@ -177,10 +183,10 @@ class TestProtocol(RuntimeCase):
             t2.cancel()
             with self.assertRaises(asyncio.CancelledError):
                 await t2
-            self.assertEqual(await r2, 3)  # awaited again: the reply
+            self.assertEqual(await r2.again(), 3)  # a fresh wait: the reply
             held.interrupt()
             with self.assertRaises(actor.Canceled):
-                await r
+                await r.again()
         run(main())
 
     async def _await(self, r):
@@ -197,7 +203,7 @@ class TestProtocol(RuntimeCase):
             with self.assertRaises(TimeoutError):
                 async with asyncio.timeout(0.005):
                     await r
-            return await r
+            return await r.again()
         self.assertEqual(run(main()), int(limit(100)))
 
     @need_test_plugin
@@ -393,9 +399,12 @@ class TestCancel(RuntimeCase):
             await asyncio.sleep(0)
             self.assertEqual(late, [r])
             holder.interrupt()
+            with self.assertRaises(asyncio.CancelledError):
+                await r  # a cancelled responder stays done
             with self.assertRaises(actor.Canceled):
-                await r  # awaiting clears the cancellation: the real outcome
-            self.assertFalse(r.cancel())  # complete now
+                await r.again()  # a fresh one: the real outcome
+            self.assertFalse(r.cancel())  # already cancelled
+            self.assertFalse(r.again().cancel())  # complete now
         run(main())
 
     @need_calculator
@@ -454,7 +463,7 @@ class TestCancel(RuntimeCase):
     @need_test_plugin
     def test_two_awaiters_one_cancelled(self):
         # Like two tasks awaiting one asyncio future: cancelling one awaiter
-        # cancels the shared wait; either can await again.
+        # cancels the shared wait; r.again() waits for the request again.
         echo = self.rt.spawn("Echo")
 
         async def main():
@@ -468,13 +477,18 @@ class TestCancel(RuntimeCase):
             res = await asyncio.gather(t1, t2, return_exceptions=True)
             self.assertIsInstance(res[0], asyncio.CancelledError)
             self.assertIsInstance(res[1], asyncio.CancelledError)
-            return await asyncio.gather(wait(), wait())
+            r2 = r.again()
+
+            async def wait2():
+                return await r2
+            return await asyncio.gather(wait2(), wait2())
         self.assertEqual(run(main()), [int(limit(50))] * 2)
 
     @need_test_plugin
-    def test_rearm_waits_for_the_cancellation_to_arrive(self):
-        # cancel() then an immediate await from another task: the first
-        # awaiter still sees its CancelledError; the second gets the reply.
+    def test_again_right_after_a_cancel(self):
+        # cancel() then at once a fresh responder awaited by another task:
+        # the first awaiter still sees its CancelledError; the second gets
+        # the reply.
         echo = self.rt.spawn("Echo")
 
         async def main():
@@ -485,7 +499,11 @@ class TestCancel(RuntimeCase):
             t1 = asyncio.ensure_future(wait())
             await asyncio.sleep(0)
             t1.cancel()  # r.cancel(): t1's wake-up is queued
-            t2 = asyncio.ensure_future(wait())
+            r2 = r.again()
+
+            async def wait2():
+                return await r2
+            t2 = asyncio.ensure_future(wait2())
             res = await asyncio.gather(t1, t2, return_exceptions=True)
             self.assertIsInstance(res[0], asyncio.CancelledError)
             return res[1]
@@ -551,12 +569,14 @@ class TestLoops(RuntimeCase):
         run(first())
 
         async def second():
-            await r
-        with self.assertRaises(RuntimeError):
+            await r.again()
+        with self.assertRaises(RuntimeError):  # watched by a loop that is gone
             run(second())
         holder.interrupt()
-        with self.assertRaises(actor.Canceled):
+        with self.assertRaises(asyncio.CancelledError):
             r.result(limit(2))
+        with self.assertRaises(actor.Canceled):
+            r.again().result(limit(2))
 
     async def _await(self, r):
         return await r

@@ -92,18 +92,18 @@ def spawn_by_name_as_c(rt, name):
     actor_spawn with state NULL): the shim's init makes the instance."""
     core = actor._core
     c = core.actor_class_find(name)
-    rc, a = core.shim_spawn(rt._ptr, c, None)
+    rc, a = core.shim_spawn(rt._ptr, c, None, None)
     if rc:
         raise RuntimeError("spawn %s: %d" % (name, rc))
-    return actor.Address(a, rt)
+    return actor._runtime._address(a, rt)
 
 
 class TestManyTypes(RuntimeCase):
     def test_one_class_handles_every_type(self):
         inst = ManyTypes()
         a = self.rt.spawn(inst)
-        self.assertEqual(len(ManyTypes._actor_events), N_TYPES)
-        self.assertEqual(len(ManyTypes._actor_requests), N_TYPES + 1)
+        self.assertEqual(len(ManyTypes._actor_rec[1]), N_TYPES)      # events
+        self.assertEqual(len(ManyTypes._actor_rec[2]), N_TYPES + 1)  # requests
         for i in range(N_TYPES):
             a.send("Lim.E%03d" % i, 7 * i)
         self.assertEqual(a.ask("Lim.Count").result(limit(5)), N_TYPES)
@@ -190,16 +190,17 @@ class TestClassTables(RuntimeCase):
         a = self.rt.spawn(cls)
         self.assertEqual(a.ask("Lim.R000", 4).result(limit(5)), 4)
         e, r = actor.find("Lim.E000"), actor.find("Lim.R000")
-        self.assertEqual(list(cls._actor_events), [int(e._ptr)])
-        self.assertEqual(list(cls._actor_requests), [int(r._ptr)])
-        self.assertIs(cls._actor_events[int(e._ptr)][1], e)
+        events, requests = cls._actor_rec[1], cls._actor_rec[2]
+        self.assertEqual(list(events), [int(e._ptr)])
+        self.assertEqual(list(requests), [int(r._ptr)])
+        self.assertIs(events[int(e._ptr)][1], e)
 
     def test_missing_entry_is_no_handler(self):
         cls = self.make()
         inst = cls()
         a = self.rt.spawn(inst)
-        cls._actor_events.clear()  # tampering: the C handlers stay installed
-        cls._actor_requests.clear()
+        cls._actor_rec[1].clear()  # tampering: the C handlers stay installed
+        cls._actor_rec[2].clear()
         a.send("Lim.E000", 1)
         with self.assertRaises(actor.HandlerError) as cm:
             a.ask("Lim.R000", 1).result(limit(5))
@@ -223,7 +224,7 @@ class TestClassTables(RuntimeCase):
                 self.rt.spawn(cls)
         finally:
             _actors._core.shim_pyclass_on = real
-        self.assertNotIn("_actor_c", cls.__dict__)
+        self.assertNotIn("_actor_rec", cls.__dict__)
         a = self.rt.spawn(cls)  # made afresh
         self.assertEqual(a.ask("Lim.R000", 8).result(limit(5)), 8)
 

@@ -6,6 +6,7 @@ _core = _swig.__core  # the extension itself: no Python wrapper per call
 __all__ = [
     "ActorError", "InvalidArgument", "NoMemory", "Closed", "Timeout", "Canceled",
     "NoHandler", "TypeMismatch", "HandlerError", "Deadlock", "Busy", "Again", "Full",
+    "Expired", "NotFound",
 ]
 
 
@@ -89,13 +90,25 @@ class Again(ActorError):
 
 
 class Full(ActorError):
-    """ACTOR_EFULL: a mailbox is full (reserved: v1 mailboxes are unbounded)."""
+    """ACTOR_EFULL: a bounded mailbox refused the message (1.1: a class's
+    ``mailbox = (capacity, "reject")``)."""
     code = _core.ACTOR_EFULL
+
+
+class Expired(Timeout):
+    """ACTOR_EEXPIRED (1.1): a request's deadline (``ask(..., timeout=s)``)
+    passed before it was answered; final, unlike Timeout (a wait ran out)."""
+    code = _core.ACTOR_EEXPIRED
+
+
+class NotFound(ActorError, LookupError):
+    """ACTOR_ENOENT (1.1): no such name, key, child or subscription."""
+    code = _core.ACTOR_ENOENT
 
 
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgument, NoMemory, Closed, Timeout, Canceled, NoHandler, TypeMismatch,
-    HandlerError, Deadlock, Busy, Again, Full)}
+    HandlerError, Deadlock, Busy, Again, Full, Expired, NotFound)}
 
 
 def error(code, what=None, handler_code=None):

@@ -51,6 +51,15 @@ def _kind(value):
     return type(value).__name__
 
 
+def _short(text, limit=80):
+    """repr(text), cut in the middle beyond `limit` characters (for messages:
+    a script may pass a name or path of any length)."""
+    r = repr(text)
+    if len(r) <= limit:
+        return r
+    return "%s...%s (%d characters)" % (r[:limit // 2], r[-(limit // 4):], len(text))
+
+
 class _Layout:
     """One layout (payload or reply) of a type: how to pack and unpack it."""
 
@@ -185,12 +194,17 @@ def _as_buffer(obj, what):
 
 
 class MsgType:
-    """A message type of the process-wide registry (see actor.define)."""
+    """A message type of the process-wide registry: actor.define and
+    actor.find return them (scripts cannot make one from a C pointer)."""
 
     __slots__ = ("_ptr", "name", "layout", "reply_layout", "_payload", "_reply",
                  "_fpack", "_funpack", "_rmode", "_fcodes", "__weakref__")
 
-    def __init__(self, ptr):
+    def __new__(cls, *args, **kw):
+        raise TypeError("actor.MsgType objects cannot be made directly: actor.define "
+                        "and actor.find return them")
+
+    def _init(self, ptr):
         self._ptr = ptr
         self.name = _core.actor_msgtype_name(ptr)
         self.layout = _core.actor_msgtype_layout(ptr)
@@ -251,7 +265,9 @@ def _wrap(ptr):
     with _lock:
         mt = _by_name.get(name)
         if mt is None:
-            mt = _by_name[name] = MsgType(ptr)
+            mt = object.__new__(MsgType)
+            mt._init(ptr)
+            _by_name[name] = mt
         return mt
 
 
@@ -268,6 +284,44 @@ def _check_layout(layout, what):
             raise TypeError("%s is a str or None, not %s" % (what, _kind(layout)))
         if "\0" in layout:
             raise InvalidArgument("%s has no NUL character" % what)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+
+
+def _layout_problem(layout, what):
+    """What is wrong with `layout` (a str the C library refused), naming the
+    character or count, or None if this side sees nothing wrong."""
+    pos = 0
+    while pos < len(layout):
+        m = _TOKEN.match(layout, pos)
+        if m is None:
+            c = layout[pos]
+            if c.isdigit():
+                return "%s %s: a count at position %d is not followed by a field " \
+                       "character" % (what, _short(layout), pos)
+            return "%s %s: %r at position %d is not a field character (x ? b B h H i I q " \
+                   "Q f d s, with counts; no byte order, no spaces)" % (
+                       what, _short(layout), c, pos)
+        if m.group(1) and (int(m.group(1)) == 0 or int(m.group(1)) > (1 << 30)):
+            return "%s %s: the count %s at position %d is out of range" % (
+                what, _short(layout), _short(m.group(1), 20), pos)
+        pos = m.end()
+    return None
+
+
+def _define_problem(name, layout, reply_layout):
+    """The message of an ACTOR_EINVAL from actor_msgtype_define."""
+    if not _NAME.match(name):
+        return ("bad message type name %s: 1 to 64 characters of [A-Za-z0-9_.:-]"
+                % _short(name))
+    for lay, what in ((layout, "layout"), (reply_layout, "reply_layout")):
+        if lay is not None:
+            problem = _layout_problem(lay, "bad " + what)
+            if problem:
+                return "message type %r: %s" % (name, problem)
+    return ("bad message type %r: layouts %s, %s (the reason is in the log: too large?)"
+            % (name, _short(layout), _short(reply_layout)))
 
 
 def define(name, layout=None, reply_layout=None):
@@ -288,11 +342,8 @@ def define(name, layout=None, reply_layout=None):
         raise TypeMismatch("message type %r is already defined with other layouts (%r, %r)"
                            % (name, old and old.layout, old and old.reply_layout))
     if rc == _core.ACTOR_EINVAL:
-        raise InvalidArgument(
-            "bad message type %r: a name is 1 to 64 characters of [A-Za-z0-9_.:-]; "
-            "a layout is None, '' or struct characters x?bBhHiIqQfds with counts "
-            "(got %r, %r)" % (name, layout, reply_layout))
-    check(rc, "actor_msgtype_define(%r)" % name)
+        raise InvalidArgument(_define_problem(name, layout, reply_layout))
+    check(rc, "actor_msgtype_define(%s)" % _short(name))
     return _wrap(ptr)
 
 
@@ -315,8 +366,8 @@ def resolve(t):
         if mt is None:
             mt = find(t)
             if mt is None:
-                raise InvalidArgument("no message type named %r (actor.define it first, or "
-                                      "load the plugin that does)" % t)
+                raise InvalidArgument("no message type named %s (actor.define it first, or "
+                                      "load the plugin that does)" % _short(t))
         return mt
     if isinstance(t, MsgType):
         return t

@@ -1,0 +1,153 @@
+"""1.1 Flow from Python: bounded mailboxes (class attribute `mailbox`),
+send with a timeout, send_async, stats, the dead-letter hook."""
+
+import asyncio
+import threading
+import unittest
+
+import actor
+from _util import limit, load_all
+
+actor.define("Fl.Ev", "q")
+actor.define("Fl.Sum", "", "q")
+
+
+class Small(actor.Actor):
+    mailbox = (2, "reject")
+
+    def initialize(self, ctx):
+        self.got = []
+
+    @actor.on_event("Fl.Ev")
+    def ev(self, ctx, v):
+        self.got.append(v)
+
+    @actor.on_request("Fl.Sum")
+    def sum(self, ctx):
+        return sum(self.got)
+
+
+class Dropping(Small):
+    mailbox = (1, "drop")
+
+
+class Gate(Small):
+    """A bounded actor whose handler waits for a threading.Event: keeps its
+    mailbox full until the test opens the gate."""
+    gate = None
+
+    @actor.on_event("Fl.Ev")
+    def ev(self, ctx, v):
+        self.gate.wait(limit(10))
+        self.got.append(v)
+
+
+class FlowTest(unittest.TestCase):
+
+    def setUp(self):
+        load_all()
+
+    def test_reject_mailbox_and_stats(self):
+        with actor.Runtime(manual=True, seed=1) as rt:
+            inst = Small()
+            a = rt.spawn(inst)
+            rt.run()
+            a.send("Fl.Ev", 1)
+            a.send("Fl.Ev", 2)
+            with self.assertRaises(actor.Full):
+                a.send("Fl.Ev", 3)
+            with self.assertRaises(actor.Full):
+                a.ask("Fl.Sum")
+            st = a.stats()
+            self.assertEqual(st["queued"], 2)
+            self.assertEqual(st["rejected"], 2)
+            # With a timeout, send waits for room: on a manual runtime it runs it.
+            a.send("Fl.Ev", 3, timeout=1.0)
+            rt.run()
+            self.assertEqual(inst.got, [1, 2, 3])
+            st = a.stats()
+            self.assertEqual((st["received"], st["handled"], st["queued_peak"]), (3, 3, 2))
+            self.assertEqual(set(st), {"received", "handled", "dropped", "rejected", "expired",
+                                       "queued", "queued_peak", "restarts", "canceled"})
+            rs = rt.stats()
+            self.assertEqual(rs["actors_live"], 1)
+            self.assertGreaterEqual(rs["messages_handled"], 3)
+
+    def test_send_timeout_runs_out(self):
+        Gate.gate = threading.Event()
+        try:
+            with actor.Runtime(threads=1) as rt:
+                a = rt.spawn(Gate)
+                a.send("Fl.Ev", 1)  # taken by the handler, which waits at the gate
+                while a.stats()["handled"] < 1:
+                    threading.Event().wait(0.001)
+                a.send("Fl.Ev", 2)
+                a.send("Fl.Ev", 3)
+                with self.assertRaises(actor.Timeout):
+                    a.send("Fl.Ev", 4, timeout=0.05)
+                opener = threading.Timer(0.05, Gate.gate.set)
+                opener.start()
+                a.send("Fl.Ev", 4, timeout=limit(10))  # room comes once the gate opens
+                opener.join()
+                while a.stats()["handled"] < 4:  # room for the ask
+                    threading.Event().wait(0.001)
+                self.assertEqual(a.ask("Fl.Sum").result(timeout=limit(10)), 10)
+        finally:
+            Gate.gate.set()
+
+    def test_send_async_waits_for_room(self):
+        with actor.Runtime(threads=2) as rt:
+            a = rt.spawn(Small)
+
+            async def main():
+                for i in range(100):
+                    await a.send_async("Fl.Ev", i)
+                while True:
+                    try:
+                        return await a.ask("Fl.Sum")
+                    except actor.Full:
+                        await asyncio.sleep(0.001)
+
+            self.assertEqual(asyncio.run(asyncio.wait_for(main(), limit(20))), sum(range(100)))
+            self.assertEqual(a.stats()["rejected"] >= 0, True)
+
+    def test_dead_letters(self):
+        letters = []
+        with actor.Runtime(manual=True, seed=2) as rt:
+            rt.on_dead_letter(lambda addr, t, payload, why: letters.append(
+                (addr, t, payload, why)))
+            d = rt.spawn(Dropping)
+            rt.run()
+            d.send("Fl.Ev", 1)
+            d.send("Fl.Ev", 2)  # dropped: the mailbox holds one
+            rt.run()
+            self.assertEqual(len(letters), 1)
+            addr, t, payload, why = letters[0]
+            self.assertEqual(addr, d)
+            self.assertEqual(t, "Fl.Ev")
+            self.assertEqual(payload, (2).to_bytes(8, "little"))
+            self.assertEqual(why, actor.Full.code)
+            self.assertEqual(d.stats()["dropped"], 1)
+            with self.assertRaises(actor.Busy):
+                rt.on_dead_letter(print)  # only before the first spawn
+            del addr, letters[:]
+            # An event still queued when the actor stops is a dead letter.
+            s = rt.spawn(Small)
+            rt.run()
+            s.send("Fl.Ev", 5)
+            s.interrupt()
+            s.send("Fl.Ev", 6)
+            rt.run()
+            self.assertEqual([(t, w) for _, t, _, w in letters], [("Fl.Ev", actor.Closed.code)])
+
+    def test_bad_mailbox(self):
+        class Bad(actor.Actor):
+            mailbox = (4, "lose")
+
+        with actor.Runtime(threads=1) as rt:
+            with self.assertRaises(ValueError):
+                rt.spawn(Bad)
+
+
+if __name__ == "__main__":
+    unittest.main()
