@@ -128,8 +128,16 @@ static int cut_frames(conn *c, struct evbuffer *in)
             struct evbuffer_ptr nl = evbuffer_search(in, "\n", 1, NULL);
             if (nl.pos < 0) {
                 /* No end of line yet: an overlong line ends it now rather
-                 * than buffering a peer's gigabyte. */
-                return have > c->max_frame ? ACTOR_EFULL : 0;
+                 * than buffering a peer's gigabyte. One byte more is a
+                 * line of max_frame whose "\r" came before its "\n". */
+                if (have <= c->max_frame)
+                    return 0;
+                unsigned char last;
+                struct evbuffer_ptr end;
+                evbuffer_ptr_set(in, &end, have - 1, EVBUFFER_PTR_SET);
+                bool cr_pending = have == c->max_frame + 1 &&
+                                  evbuffer_copyout_from(in, &end, &last, 1) == 1 && last == '\r';
+                return cr_pending ? 0 : ACTOR_EFULL;
             }
             size_t n = (size_t)nl.pos;
             if (n > c->max_frame + 1)
