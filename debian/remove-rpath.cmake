@@ -1,0 +1,2 @@
+# cmake -DFILE=<ELF file> -P debian/remove-rpath.cmake: drops its RPATH/RUNPATH.
+file(RPATH_REMOVE FILE "${FILE}")
