@@ -93,3 +93,15 @@ if(TARGET calculator_plugin)
     PASS_REGULAR_EXPRESSION "(^|\n)Sum: 3\n"
     FAIL_REGULAR_EXPRESSION "Traceback|Sanitizer|Fatal Python error")
 endif()
+
+# The Python twin of examples/supervision.c: a Worker failing on every 3rd
+# message under a one_for_one supervisor, on a manual runtime (the same
+# output as the C program's, every run).
+add_test(NAME py_example_supervision
+  COMMAND "${Python3_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/examples/supervision.py"
+  WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+set_tests_properties(py_example_supervision PROPERTIES
+  TIMEOUT ${_actor_py_timeout}
+  ENVIRONMENT "${_actor_py_env}"
+  PASS_REGULAR_EXPRESSION "^square\\(1\\) = 1\nsquare\\(2\\) = 4\nsquare\\(3\\): canceled \\(the worker failed\\)\nsquare\\(4\\) = 16\nsquare\\(5\\) = 25\nsquare\\(6\\): canceled \\(the worker failed\\)\nsquare\\(7\\) = 49\nthe same address throughout; the worker was restarted 2 times\nworker done: yes\n$"
+  FAIL_REGULAR_EXPRESSION "Traceback|Sanitizer|Fatal Python error")

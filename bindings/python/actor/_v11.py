@@ -282,6 +282,9 @@ def fail(self, code):
     if c == 0 or not -(1 << 31) <= c < (1 << 31):
         raise ValueError("a failure code is a nonzero 32-bit int")
     _core.actor_ctx_fail(self._p(), c)
+    # The message it fails in is lost, as in C: a request in it is not
+    # answered from the handler's return value (it completes Canceled).
+    self._answered = True
 
 
 def monitor(self, addr):
