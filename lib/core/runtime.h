@@ -75,9 +75,14 @@ struct actor_runtime {
     uint32_t fork_gen;               /* actori_fork_gen when it was made    */
     actori_clock clock;              /* timers and deadlines                */
     bool manual;                     /* no threads: driven by step/run/advance */
-    alignas(64) _Atomic uint32_t refs; /* the owner's + one per cell: the struct
+    /* Padding, not alignas: the runtime comes from calloc (16-byte aligned),
+     * and the count is written by every cell's last release: a line of its
+     * own keeps it off the lock's and the list's. */
+    char refs_pad_before[64];
+    _Atomic uint32_t refs;           /* the owner's + one per cell: the struct
                                         outlives actor_runtime_free while any
                                         address does, so cells may read it   */
+    char refs_pad_after[60];
     _Atomic int hooks_set;           /* set before the first spawn; cleared
                                         when the runtime is freed           */
     actor_hooks hooks;
