@@ -11,7 +11,8 @@
  *   high-water mark, the library's memory flat over many more tries;
  * - 1,000 connects / disconnects (plain, with a half frame, with an RST,
  *   with a round trip): descriptors and allocations back where they were;
- * - half-closed sockets: frames, then EOF (reason 0);
+ * - half-closed sockets: frames, then EOF (reason 0); the replies written
+ *   before the EOF was handled reach the peer (small and large);
  * - RST in the middle of a frame, many clients: ACTOR_ECLOSED each, the
  *   others served, nothing leaked;
  * - floods of lines (1000, 8, 2 bytes, empty) from 16 connections to one
@@ -90,6 +91,7 @@ static const actor_msgtype *t_fill;
 static struct {
     int echo;
     int record; /* keep a counted address of each connection (g_conn) */
+    int big_reply; /* each frame is answered with 16 lines of 60,000 bytes */
     atomic_int spin_ns; /* each frame costs that much work (a slow actor) */
 } cfg;
 
@@ -129,6 +131,12 @@ static int h_data(actor_ctx *ctx, void *st, const void *p, size_t len)
     if (cfg.echo) {
         int rc = actor_ctx_write(ctx, p, len);
         TU_CHECK(rc == ACTOR_OK || rc == ACTOR_EFULL);
+    }
+    if (cfg.big_reply) {
+        static char big[60000];
+        memset(big, 'b', sizeof big);
+        for (int i = 0; i < 16; i++)
+            TU_CHECK_CODE(actor_ctx_write(ctx, big, sizeof big), ACTOR_OK);
     }
     return 0;
 }
@@ -516,6 +524,49 @@ static void hostile_half_close_replies(void **state)
     tu_assert_no_failures();
 }
 
+/* The same with a reply larger than one write of the socket (16 lines of
+ * 60,000 bytes, written while handling the request, before the EOF was
+ * handled): the half-closing peer reads all of it, then the end. */
+static void hostile_half_close_big_reply(void **state)
+{
+    actor_runtime *rt = tu_runtime(2);
+    actor_class *srv = h_class("tcph.HalfBig", ACTOR_FRAME_LINE, 0);
+    cfg.big_reply = 1;
+    char bound[64];
+    actor_addr *l = listen_ok(rt, srv, bound);
+    const long want = 16 * 60001;
+    tcpu_reader *r = malloc(sizeof *r);
+    long got[3];
+    for (int i = 0; i < 3; i++) {
+        int fd = tcpu_connect(bound);
+        assert_true(fd >= 0);
+        assert_int_equal(tcpu_send_str(fd, "question\n"), 0);
+        assert_int_equal(shutdown(fd, SHUT_WR), 0);
+        tcpu_reader_init(r, fd);
+        got[i] = 0;
+        int64_t dl = tcpu_now_ms() + TU_LONG_MS;
+        while (tcpu_fill(r, dl) == 1) {
+            got[i] += (long)r->have;
+            r->have = 0;
+        }
+        close(fd);
+    }
+    free(r);
+    TU_WAIT_UNTIL(atomic_load(&g_finals) == 3, TU_LONG_MS);
+    addr_release(l);
+    actor_runtime_free(rt);
+    actor_class_free(srv);
+    printf("  half-closing peers got %ld, %ld, %ld bytes of a %ld-byte reply\n", got[0], got[1],
+           got[2], want);
+    for (int i = 0; i < 3; i++)
+        if (got[i] != want)
+            fail_msg("a peer that half-closed after its request got %ld bytes of the %ld-byte "
+                     "reply written before the EOF was handled: the EOF stopped the actor and "
+                     "its socket closed with the rest unsent",
+                     got[i], want);
+    tu_assert_no_failures();
+}
+
 /* RST in the middle of a frame, from many clients at once: each of their
  * connections ends ACTOR_ECLOSED; a witness is served throughout. */
 static void hostile_rst_mid_frame(void **state)
@@ -685,6 +736,7 @@ int main(void)
         T(hostile_connect_churn),
         T(hostile_half_close),
         T(hostile_half_close_replies),
+        T(hostile_half_close_big_reply),
         T(hostile_rst_mid_frame),
         T(hostile_flood_long_lines),
         T(hostile_flood_8byte_lines),

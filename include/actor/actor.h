@@ -837,7 +837,8 @@ ACTOR_API int actor_class_set_framing(actor_class *c, int framing, size_t max_fr
  * actor of class `conn` (state NULL), driven by a libevent bufferevent on
  * that actor's worker, which it never leaves. Received bytes reach its
  * on_data one frame at a time, between its other messages (a class without
- * on_data just drops them). The peer closing stops the actor (reason 0); a
+ * on_data just drops them). The peer closing stops the actor (reason 0) once
+ * what it wrote, also in answer to the last frames, is sent; a
  * socket error (ACTOR_ECLOSED) or a frame over max_frame (ACTOR_EFULL)
  * fails it; on_data returning nonzero fails it with that code. A connection
  * actor lives until its connection ends (or it stops: its socket closes

@@ -25,6 +25,8 @@ typedef struct actori_worker {
     _Atomic int idle;                /* no ready actor: others may hand it some work    */
     _Atomic unsigned schedulers;     /* other threads inside actori_schedule on it      */
     _Atomic uint64_t wakeups;        /* times a waker found it asleep                   */
+    _Atomic uint32_t sockets;        /* sockets its actors own (lib/io): it never spins,
+                                        since bytes arrive through its event base      */
     char pad[64];                    /* keep the worker's own fields off that line     */
     /* The worker thread only. */
     actori_node *ready_head;         /* actors ready on this worker (FIFO)          */

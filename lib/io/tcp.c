@@ -16,8 +16,9 @@
  * actor handles every frame, then stops with the reason.
  *
  * The connection holds the actor's counted address while it is open (a
- * connection lives as long as its socket), released when its end is
- * queued. The socket closes with the actor's incarnation (finalize). */
+ * connection lives as long as its socket), released when the actor stops.
+ * A clean end (EOF) waits until what the actor wrote is sent: a half-closed
+ * peer still reads the answers to its last frames. The socket closes with the actor's incarnation (finalize). */
 #include "alloc.h"
 #include "cell.h"
 #include "log.h"
@@ -50,6 +51,7 @@ typedef struct conn {
     size_t pending;           /* bytes of frames queued, not yet handled   */
     size_t pause_at;          /* pending above this: stop reading          */
     uint8_t paused, closing, ended;
+    uint8_t stop_after_flush; /* the peer ended: stop once what was written is sent */
 } conn;
 
 typedef struct listener {
@@ -88,17 +90,23 @@ static void conn_end(conn *c, int reason)
     if (c->ended)
         return;
     c->ended = 1;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    /* A clean end keeps writing: a half-closed peer still reads what the
+     * actor answers to its last frames (io_dispatch waits for the flush). */
+    bufferevent_disable(c->bev, reason == 0 ? EV_READ : EV_READ | EV_WRITE);
     end_payload p = {reason};
     actori_env *e = actori_env_new(ACTORI_IO_END, NULL, &p, sizeof p);
-    if (e != NULL)
+    if (e != NULL) {
         actori_cell_push(c->self, &e->msg);
-    else
+    } else {
         actori_log(ACTOR_LOG_ERROR, "out of memory: a connection's end is not delivered; "
                                     "the actor stops when its last address goes");
-    actor_addr *held = c->cell;
-    c->cell = NULL;
-    addr_release(held);
+        actor_addr *held = c->cell; /* ours goes now, then */
+        c->cell = NULL;
+        addr_release(held);
+    }
+    /* The connection's address is held until the actor stops (io_stop):
+     * released here, it could stop the actor before the flush of a clean
+     * end. */
 }
 
 static int queue_frame(conn *c, const void *data, size_t len)
@@ -188,9 +196,19 @@ static void on_read(struct bufferevent *bev, void *arg)
 static void on_write(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    /* Fired when the output drained below the low mark (0): for a close. */
-    if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+    /* Fired when the output drained below the low mark (0): for a close,
+     * or for the end the actor waits to flush. */
+    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+        return;
+    if (c->stop_after_flush) {
+        c->stop_after_flush = 0;
+        end_payload p = {0};
+        actori_env *e = actori_env_new(ACTORI_IO_END, NULL, &p, sizeof p);
+        if (e != NULL)
+            actori_cell_push(c->self, &e->msg);
+    } else if (c->closing) {
         conn_end(c, 0);
+    }
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -216,6 +234,13 @@ static void io_dispatch(actor_addr *a, actori_env *e)
     if (e->msg.kind == ACTORI_IO_END) {
         end_payload p;
         memcpy(&p, actori_env_payload(e), sizeof p);
+        if (p.reason == 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+            /* The peer ended cleanly; what the actor wrote (to its last
+             * frames) goes out first, then it stops (on_write). */
+            c->closing = 1;
+            c->stop_after_flush = 1;
+            return;
+        }
         if (p.reason != 0 && a->exit_reason == 0)
             a->exit_reason = p.reason;
         actor_ctx_stop(actor_ctx_of(a));
@@ -253,12 +278,14 @@ static void io_stop(actor_addr *a)
     if (*(int *)io == IO_LISTENER) {
         listener *l = io;
         evconnlistener_free(l->lev); /* closes the socket */
+        atomic_fetch_sub_explicit(&a->worker->sockets, 1, memory_order_relaxed);
         actori_class_release(l->conn_cls);
         actori_free(l);
         return;
     }
     conn *c = io;
     bufferevent_free(c->bev); /* closes the socket; its callbacks are gone */
+    atomic_fetch_sub_explicit(&a->worker->sockets, 1, memory_order_relaxed);
     if (c->cell != NULL) {    /* it stopped before its connection ended */
         actor_addr *held = c->cell;
         c->cell = NULL;
@@ -311,6 +338,7 @@ static void attach_conn(actor_addr *a, void *arg)
     }
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     f->io = c;
+    atomic_fetch_add_explicit(&ca->w->sockets, 1, memory_order_relaxed);
     /* All of it before the actor can run (and stop, and free c): the
      * connection holds the spawn's address while open. */
     c->cell = addr_ref(a);
@@ -480,6 +508,7 @@ static void attach_listener(actor_addr *a, void *arg)
         return;
     }
     evconnlistener_set_error_cb(l->lev, on_accept_error);
+    atomic_fetch_add_explicit(&a->worker->sockets, 1, memory_order_relaxed);
     actori_class_acquire(l->conn_cls);
     f->io = l;
 }
