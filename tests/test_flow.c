@@ -1195,6 +1195,163 @@ static void send_wait_manual_other_driver(void **state)
     probe_destroy(&p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* addr_on_room: the callback form of send_wait                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct room_seen {
+    atomic_int calls;
+    atomic_int off_main; /* called on another thread than the test's */
+    pthread_t main;
+    actor_addr *expect;
+    atomic_int wrong_addr;
+} room_seen;
+
+static void room_cb(actor_addr *a, void *arg)
+{
+    room_seen *r = arg;
+    if (a != r->expect)
+        atomic_store(&r->wrong_addr, 1);
+    if (!pthread_equal(pthread_self(), r->main))
+        atomic_store(&r->off_main, 1);
+    atomic_fetch_add(&r->calls, 1);
+}
+
+static void room_seen_init(room_seen *r, actor_addr *a)
+{
+    atomic_init(&r->calls, 0);
+    atomic_init(&r->off_main, 0);
+    atomic_init(&r->wrong_addr, 0);
+    r->main = pthread_self();
+    r->expect = a;
+}
+
+/* Registered on a full mailbox of 4, it is called once the actor has taken
+ * half (2 left), not at the first free place; on the actor's worker; once. */
+static void on_room_fires_at_half(void **state)
+{
+    (void)state;
+    types();
+    probe p;
+    probe_init(&p);
+    actor_class *c = probe_class("fl.RoomHalf", 4, ACTOR_OVERFLOW_REJECT);
+    actor_runtime *rt = tu_runtime(2);
+    actor_addr *a = tu_spawn(rt, c, &p);
+    assert_ok(send_block(a, 0));
+    TU_WAIT_ENTERED(&p.gate[0], 1); /* taken, held: the mailbox is empty */
+    assert_ok(send_block(a, 1));
+    for (uint64_t i = 0; i < 3; i++)
+        assert_ok(send_ev(a, i));
+    assert_code(send_ev(a, 9), ACTOR_EFULL);
+    room_seen r;
+    room_seen_init(&r, a);
+    assert_ok(addr_on_room(a, room_cb, &r));
+    assert_int_equal(atomic_load(&r.calls), 0); /* full: not at once */
+    tu_gate_open(&p.gate[0]);
+    TU_WAIT_ENTERED(&p.gate[1], 1); /* block(1) taken: 3 left, above the mark */
+    assert_int_equal(atomic_load(&r.calls), 0);
+    tu_gate_open(&p.gate[1]);
+    TU_WAIT_UNTIL(atomic_load(&p.events) == 3, TU_LONG_MS);
+    TU_WAIT_UNTIL(atomic_load(&r.calls) == 1, TU_LONG_MS);
+    assert_int_equal(atomic_load(&r.calls), 1);
+    assert_int_equal(atomic_load(&r.off_main), 1);
+    assert_int_equal(atomic_load(&r.wrong_addr), 0);
+    tu_stop_join(a);
+    assert_int_equal(atomic_load(&r.calls), 1); /* once, the stop adds none */
+    addr_release(a);
+    actor_runtime_free(rt);
+    actor_class_free(c);
+    probe_destroy(&p);
+}
+
+/* At once, on the caller's thread: room now, an unbounded mailbox, a Done
+ * actor. Refused: NULL arguments, a pool's address. */
+static void on_room_at_once_and_bad_input(void **state)
+{
+    (void)state;
+    types();
+    probe p;
+    probe_init(&p);
+    actor_class *bounded = probe_class("fl.RoomNow", 4, ACTOR_OVERFLOW_DROP);
+    actor_class *unbounded = probe_class("fl.RoomUnb", 0, ACTOR_OVERFLOW_REJECT);
+    actor_runtime *rt = NULL;
+    assert_ok(actor_runtime_new_manual(7, &rt));
+    actor_addr *a = tu_spawn(rt, bounded, &p);
+    actor_addr *u = tu_spawn(rt, unbounded, &p);
+    room_seen r;
+    room_seen_init(&r, a);
+    assert_ok(send_ev(a, 1));
+    assert_ok(addr_on_room(a, room_cb, &r)); /* 1 of 4: room now */
+    assert_int_equal(atomic_load(&r.calls), 1);
+    assert_int_equal(atomic_load(&r.off_main), 0);
+    room_seen ru;
+    room_seen_init(&ru, u);
+    assert_ok(addr_on_room(u, room_cb, &ru));
+    assert_int_equal(atomic_load(&ru.calls), 1);
+    assert_code(addr_on_room(NULL, room_cb, &r), ACTOR_EINVAL);
+    assert_code(addr_on_room(a, NULL, &r), ACTOR_EINVAL);
+    actor_pool_spec spec = {.size = sizeof spec, .cls = bounded, .members = 2,
+                            .route = ACTOR_ROUTE_ROUND_ROBIN};
+    actor_addr *pool = NULL;
+    assert_ok(actor_pool_spawn(rt, &spec, &pool));
+    assert_code(addr_on_room(pool, room_cb, &r), ACTOR_EINVAL);
+    assert_int_equal(atomic_load(&r.calls), 1);
+    assert_ok(addr_interrupt(a));
+    assert_ok(addr_join(a, -1));
+    assert_ok(addr_on_room(a, room_cb, &r)); /* Done: at once */
+    assert_int_equal(atomic_load(&r.calls), 2);
+    assert_ok(addr_interrupt(pool));
+    assert_ok(addr_join(pool, -1));
+    addr_release(pool);
+    addr_release(a);
+    addr_release(u);
+    actor_runtime_free(rt);
+    actor_class_free(bounded);
+    actor_class_free(unbounded);
+    probe_destroy(&p);
+}
+
+/* Manual runtime: the callback comes with the step that takes the mailbox
+ * down to half, exactly; and one still registered when the runtime is freed
+ * is called then (the actor stopped), never lost. */
+static void on_room_manual_steps_and_free(void **state)
+{
+    (void)state;
+    types();
+    probe p;
+    probe_init(&p);
+    actor_class *c = probe_class("fl.RoomManual", 4, ACTOR_OVERFLOW_REJECT);
+    actor_runtime *rt = NULL;
+    assert_ok(actor_runtime_new_manual(3, &rt));
+    actor_addr *a = tu_spawn(rt, c, &p);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_ok(send_ev(a, i));
+    room_seen r;
+    room_seen_init(&r, a);
+    assert_ok(addr_on_room(a, room_cb, &r));
+    assert_int_equal(atomic_load(&r.calls), 0);
+    while (atomic_load(&p.events) < 1)
+        assert_int_equal(actor_runtime_step(rt), 1);
+    assert_int_equal(atomic_load(&r.calls), 0); /* 3 left */
+    while (atomic_load(&p.events) < 2)
+        assert_int_equal(actor_runtime_step(rt), 1);
+    assert_int_equal(atomic_load(&r.calls), 1); /* 2 left: the mark */
+    size_t ran = 0;
+    assert_ok(actor_runtime_run(rt, SIZE_MAX, &ran));
+    assert_int_equal(atomic_load(&r.calls), 1);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_ok(send_ev(a, i));
+    room_seen last;
+    room_seen_init(&last, a);
+    assert_ok(addr_on_room(a, room_cb, &last));
+    addr_release(a);
+    assert_int_equal(atomic_load(&last.calls), 0);
+    actor_runtime_free(rt);
+    assert_int_equal(atomic_load(&last.calls), 1);
+    actor_class_free(c);
+    probe_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1215,6 +1372,9 @@ int main(void)
         TU_TEST(send_wait_survives_runtime_free),
         TU_TEST(send_wait_manual_drives_runtime),
         TU_TEST(send_wait_manual_other_driver),
+        TU_TEST(on_room_fires_at_half),
+        TU_TEST(on_room_at_once_and_bad_input),
+        TU_TEST(on_room_manual_steps_and_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,7 @@ ACTOR_OUT_HANDLE(actor_addr)
 ACTOR_OUT_HANDLE(actor_responder)
 ACTOR_OUT_HANDLE(actor_promise)
 ACTOR_OUT_HANDLE(shim_cqnode)
+ACTOR_OUT_HANDLE(shim_room)
 /* 1.1: actor_supervisor_start_child(..., actor_addr **child) too. */
 %apply actor_addr **out { actor_addr **child };
 
@@ -145,6 +146,8 @@ ACTOR_OUT_HANDLE(shim_cqnode)
 %ignore actor_responder_wait;
 %ignore addr_join;
 %ignore addr_send_wait;
+/* A C callback: the package uses shim_room_watch (an eventfd). */
+%ignore addr_on_room;
 %ignore addr_release;
 /* Replaced by shim_responder_bytes / shim_responder_free. */
 %ignore actor_responder_data;

@@ -1036,6 +1036,63 @@ int shim_addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *paylo
     return rc;
 }
 
+struct shim_room {
+    int fd;          /* eventfd, nonblocking */
+    atomic_int refs; /* the owner's + the callback's */
+};
+
+static void room_unref(shim_room *w)
+{
+    if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+        close(w->fd);
+        free(w);
+    }
+}
+
+/* addr_on_room's callback: any thread (a worker, usually), no GIL. */
+static void room_ready(actor_addr *a, void *arg)
+{
+    (void)a;
+    shim_room *w = arg;
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(w->fd, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    room_unref(w);
+}
+
+int shim_room_watch(actor_addr *a, shim_room **out)
+{
+    if (a == NULL || out == NULL)
+        return ACTOR_EINVAL;
+    shim_room *w = malloc(sizeof *w);
+    if (w == NULL)
+        return ACTOR_ENOMEM;
+    w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->fd < 0) {
+        free(w);
+        return ACTOR_ENOMEM;
+    }
+    atomic_init(&w->refs, 2);
+    int rc = addr_on_room(a, room_ready, w);
+    if (rc != ACTOR_OK) {
+        close(w->fd);
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return ACTOR_OK;
+}
+
+int shim_room_fd(shim_room *w) { return w != NULL ? w->fd : -1; }
+
+void shim_room_close(shim_room *w)
+{
+    if (w != NULL)
+        room_unref(w);
+}
+
 #define STAT(d, s, f)                                                                          \
     do {                                                                                       \
         PyObject *v_ = PyLong_FromUnsignedLongLong((unsigned long long)(s).f);                 \

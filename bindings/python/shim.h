@@ -223,6 +223,17 @@ int shim_runtime_advance(actor_runtime *rt, unsigned long long ms);
 /* addr_send_wait with the GIL released. */
 int shim_addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                         int timeout_ms);
+/* A watch for room in a's bounded mailbox (addr_on_room), for send_async:
+ * its eventfd becomes readable once there may be room (or a stopped). The
+ * callback writes the fd without the GIL; the fd stays open until both the
+ * callback has run and the owner has closed the watch (shim_room_close), so
+ * a cancelled await never leaves the callback writing to a reused fd.
+ * ACTOR_OK and *out; ACTOR_EINVAL (a is a pool's address); ACTOR_ENOMEM
+ * (no memory, or no fd left). */
+typedef struct shim_room shim_room;
+int shim_room_watch(actor_addr *a, shim_room **out);
+int shim_room_fd(shim_room *w);
+void shim_room_close(shim_room *w);
 /* The counters as dicts of the structs' field names; None for a bad handle
  * (the code is not kept: check the handle first). */
 PyObject *shim_addr_stats(actor_addr *a);

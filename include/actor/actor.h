@@ -419,8 +419,10 @@ ACTOR_API int addr_dropped(const actor_addr *a, unsigned long long *out);
 /*
  * As addr_send, but when the actor's bounded mailbox is full it waits up to
  * timeout_ms (< 0: no limit; 0: do not wait) for room, then sends; under
- * ACTOR_OVERFLOW_DROP too (it waits rather than drops). It wakes as soon as
- * the actor takes a message. ACTOR_ETIMEDOUT if no room came in time (nothing
+ * ACTOR_OVERFLOW_DROP too (it waits rather than drops). A sender that found
+ * the mailbox full wakes once the actor has taken half of it (capacity / 2
+ * messages or fewer left queued: one wake per half mailbox, not one per
+ * message), or when the actor stops. ACTOR_ETIMEDOUT if no room came in time (nothing
  * sent); ACTOR_EDEADLK on a worker thread (actors never block: they get
  * ACTOR_EFULL from addr_send and decide); on a manual runtime it runs the
  * runtime for room (ACTOR_ETIMEDOUT at once if it idles). Otherwise as
@@ -428,6 +430,26 @@ ACTOR_API int addr_dropped(const actor_addr *a, unsigned long long *out);
  */
 ACTOR_API int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload,
                              size_t len, int timeout_ms);
+
+/* The callback of addr_on_room: a's mailbox may have room (try the send
+ * again), or a stopped (the send answers ACTOR_ECLOSED). */
+typedef void (*actor_room_fn)(actor_addr *a, void *arg);
+/*
+ * addr_send_wait for event loops, which must not block a thread (1.1;
+ * libactor's own addition, used by the Python package's send_async): calls
+ * fn(a, arg) exactly once, when a's bounded mailbox, found full, has room
+ * again under addr_send_wait's rule (half of it taken), or a stops; at once,
+ * on this thread, when there is room now, when a's mailbox is unbounded, or
+ * when a is stopping or Done. Otherwise on the thread that made the room: an
+ * actor's worker, inside the runtime, so fn must be short and must not
+ * block (write to an eventfd or a pipe, post to a loop). It is a hint: the
+ * room may be taken again by the time the send comes; then register again.
+ * An actor that never takes a message again and never stops never calls
+ * it. ACTOR_OK (registered or called); ACTOR_EINVAL (a or fn NULL, or a is
+ * a pool's address: a pool has no mailbox of its own); ACTOR_ENOMEM (fn is
+ * not called). Any thread, workers too.
+ */
+ACTOR_API int addr_on_room(actor_addr *a, actor_room_fn fn, void *arg);
 
 /*
  * An actor's counters (1.1). `size` is set by the caller to sizeof of the

@@ -163,12 +163,7 @@ int actori_send(actor_addr *a, const actor_msgtype *t, const void *payload, size
 }
 
 /* A manual runtime has room for a once it ran a's messages down. */
-static bool has_room(void *arg)
-{
-    actor_addr *a = arg;
-    return atomic_load_explicit(&a->queued, memory_order_acquire) < a->cls->mailbox_cap ||
-           actori_cell_open(a) != ACTOR_OK;
-}
+static bool has_room(void *arg) { return actori_cell_has_room(arg); }
 
 int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                    int timeout_ms)

@@ -49,6 +49,8 @@ void actori_cell_unref(actor_addr *a)
             ops()->group_free(f->group);
         if (f != NULL && f->route != NULL)
             actori_route_free(f->route);
+        if (f != NULL)
+            actori_room_fire(a); /* none left after Done; never lose one */
         actori_free(f);
         actori_class_release(a->cls);
         actori_free(a);
@@ -216,8 +218,13 @@ static inline void took_one(actor_addr *a)
      * waiter; it announces itself, then looks at the count. One of the two
      * sees the other. */
     if (a->counted) {
-        atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst);
-        actori_cell_wake_room(a);
+        uint32_t left = atomic_fetch_sub_explicit(&a->queued, 1, memory_order_seq_cst) - 1;
+        /* Waiters are woken once the queue is half empty, not at each free
+         * place: they slept only on a full mailbox, so the queue passes the
+         * mark before the consumer runs dry (or the stop wakes them); one
+         * futex wake per half a mailbox instead of one per message. */
+        if (left <= a->cls->room_mark)
+            actori_cell_wake_room(a);
     }
 }
 
@@ -226,8 +233,10 @@ void actori_cell_wake_room(actor_addr *a)
     uint32_t r = atomic_load_explicit(&a->room, memory_order_seq_cst);
     if ((r & 1) && atomic_compare_exchange_strong_explicit(&a->room, &r, r + 1,
                                                             memory_order_seq_cst,
-                                                            memory_order_relaxed))
+                                                            memory_order_relaxed)) {
         actori_futex_wake_all(&a->room); /* r + 1: bit 0 clear, a new value */
+        actori_room_fire(a);
+    }
 }
 
 static inline __attribute__((always_inline)) void count_handled(actor_addr *a, actori_worker *w)

@@ -83,8 +83,13 @@ void actori_cell_dead_letter(actor_addr *a, const actor_msgtype *t, const void *
  * ACTOR_EFULL here. Otherwise addr_send's codes. Any thread. */
 int actori_send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len);
 
-/* Wakes the senders waiting in addr_send_wait, if any. Any thread. */
+/* Wakes the senders waiting in addr_send_wait, and calls the addr_on_room
+ * callbacks, if any. Any thread. */
 void actori_cell_wake_room(actor_addr *a);
+/* Room in a's bounded mailbox now, or none ever again (stopping, Done). */
+bool actori_cell_has_room(const actor_addr *a);
+/* Calls and frees every addr_on_room callback of a (room.c). Any thread. */
+void actori_room_fire(actor_addr *a);
 
 /* The current request of a, unanswered, or NULL when there is none; take
  * takes it out of the handler (actor_ctx_defer). a's thread, inside its
@@ -113,6 +118,7 @@ bool actori_part_mark(actor_addr *a, unsigned bit);
 struct actori_monitor;
 struct actori_child;
 struct actori_group;
+struct actori_room_waiter;
 typedef struct actori_fail {
     struct actori_monitor *watching; /* monitors a holds (a's thread)        */
     struct actori_monitor *watchers; /* monitors on a (its stripe lock)      */
@@ -122,6 +128,7 @@ typedef struct actori_fail {
     void *route;                     /* a router's (pool's) own data         */
     void *io;                        /* a connection's or listener's socket  */
     struct actori_timers *timers;    /* keyed timers (a's thread)            */
+    _Atomic(struct actori_room_waiter *) room_waiters; /* addr_on_room (room.c) */
 } actori_fail;
 
 /* What lib/io does for actors that own sockets: DATA and IO_END messages,

@@ -101,6 +101,7 @@ int actor_class_set_mailbox(actor_class *c, size_t capacity, int overflow)
     int rc = settable(c);
     if (rc == ACTOR_OK) {
         c->mailbox_cap = (uint32_t)capacity;
+        c->room_mark = (uint32_t)capacity / 2;
         c->overflow = (uint8_t)overflow;
     }
     return rc;

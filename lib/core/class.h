@@ -36,6 +36,8 @@ struct actor_class {
     void (*state_free)(void *state);
     size_t state_size;
     uint32_t mailbox_cap;    /* 0: unbounded                                */
+    uint32_t room_mark;      /* wake senders waiting for room once the queue
+                                is down to this (hysteresis: cap / 2)       */
     uint8_t overflow;        /* ACTOR_OVERFLOW_*                            */
     uint8_t routes;          /* an internal class whose actors route what is
                                 sent to them (pools: actori_route_ops)      */

@@ -111,6 +111,53 @@ class FlowTest(unittest.TestCase):
             self.assertEqual(asyncio.run(asyncio.wait_for(main(), limit(20))), sum(range(100)))
             self.assertEqual(a.stats()["rejected"] >= 0, True)
 
+    def test_send_async_waits_without_polling(self) -> None:
+        """On a full mailbox send_async tries once, then waits for the room
+        notification (an eventfd): no retry until the actor has taken half
+        of its mailbox, then exactly one."""
+        from actor import _v11
+        core = _v11._core
+        real_send_wait, real_watch = core.shim_addr_send_wait, core.shim_room_watch
+        tries, watches = [], []
+
+        def counting_send_wait(*args):  # type: ignore[no-untyped-def]
+            tries.append(1)
+            return real_send_wait(*args)
+
+        def counting_watch(*args):  # type: ignore[no-untyped-def]
+            watches.append(1)
+            return real_watch(*args)
+
+        Gate.gate = threading.Event()
+        core.shim_addr_send_wait, core.shim_room_watch = counting_send_wait, counting_watch
+        try:
+            with actor.Runtime(threads=1) as rt:
+                a = rt.spawn(Gate)
+                a.send("Fl.Ev", 1)  # taken: its handler waits at the gate
+                while a.stats()["handled"] < 1:
+                    threading.Event().wait(0.001)
+                a.send("Fl.Ev", 2)
+                a.send("Fl.Ev", 3)  # full (2)
+
+                async def main() -> None:
+                    task = asyncio.ensure_future(a.send_async("Fl.Ev", 4))
+                    deadline = asyncio.get_running_loop().time() + limit(10)
+                    while not watches and len(tries) < 2:
+                        self.assertLess(asyncio.get_running_loop().time(), deadline)
+                        await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.1)  # a poll would have retried ~7 times
+                    self.assertEqual((len(tries), len(watches)), (1, 1))
+                    self.assertFalse(task.done())
+                    Gate.gate.set()
+                    await asyncio.wait_for(task, limit(10))
+                    self.assertEqual((len(tries), len(watches)), (2, 1))
+
+                asyncio.run(main())
+                self.assertEqual(a.ask("Fl.Sum").result(timeout=limit(10)), 10)
+        finally:
+            core.shim_addr_send_wait, core.shim_room_watch = real_send_wait, real_watch
+            Gate.gate.set()
+
     def test_dead_letters(self):
         letters = []
         with actor.Runtime(manual=True, seed=2) as rt:

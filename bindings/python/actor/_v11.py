@@ -227,10 +227,13 @@ _runtime._send_wait = _send_wait
 
 async def send_async(self, type, *fields):
     """Sends an event, waiting for room in a full bounded mailbox without
-    blocking the event loop. The C API has no notification of room, so this
-    polls: it retries every 0.5 ms at first, doubling up to 20 ms."""
+    blocking the event loop or parking a thread: the library calls back
+    (addr_on_room) once the actor has taken half of its mailbox, through an
+    eventfd the loop watches. A pool's address has no mailbox of its own:
+    for it this retries every 0.5 ms at first, doubling up to 20 ms."""
     mt = resolve(type)
     data = mt._payload.pack(fields)
+    loop = asyncio.get_running_loop()
     delay = 0.0005
     while True:
         if _runtime._exiting and _core.shim_send_refused():
@@ -238,8 +241,28 @@ async def send_async(self, type, *fields):
         rc = _core.shim_addr_send_wait(self._p(), mt._ptr, data, 0)
         if rc != _core.ACTOR_ETIMEDOUT:
             break
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.02)
+        wrc, watch = _core.shim_room_watch(self._p())
+        if wrc == _core.ACTOR_EINVAL:  # a pool
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.02)
+            continue
+        if wrc:
+            raise _addr_error(wrc, "send", mt)
+        try:
+            fd = _core.shim_room_fd(watch)
+            room = loop.create_future()
+
+            def ready():
+                if not room.done():
+                    room.set_result(None)
+
+            loop.add_reader(fd, ready)
+            try:
+                await room
+            finally:
+                loop.remove_reader(fd)
+        finally:
+            _core.shim_room_close(watch)
     if rc:
         raise _addr_error(rc, "send", mt)
 
