@@ -76,7 +76,7 @@ setup(
     version=version(),
     packages=["actor"],
     package_dir={"actor": "bindings/python/actor"},
-    package_data={"actor": ["py.typed", "*.pyi"]},  # type information, once it is there
+    package_data={"actor": ["py.typed", "*.pyi"]},  # type information (PEP 561)
     ext_modules=[CMakeExtension("actor.__core")],
     cmdclass={"build_ext": CMakeBuild},
     options={"build": {"build_base": WORK}, "egg_info": {"egg_base": WORK}},

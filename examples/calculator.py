@@ -27,7 +27,7 @@ except ImportError:  # not on PYTHONPATH: try the build trees of this checkout
     import actor
 
 
-def find_plugin():
+def find_plugin() -> str:
     if len(sys.argv) > 1:
         return sys.argv[1]
     env = os.environ.get("ACTOR_CALCULATOR_PLUGIN")
@@ -42,11 +42,12 @@ def find_plugin():
     sys.exit("calculator.py: libcalculator.so not found; pass its path as the first argument")
 
 
-async def ask_async(calc):
-    return await calc.ask("Sum", 1, 2)
+async def ask_async(calc: actor.Address) -> int:
+    total: int = await calc.ask("Sum", 1, 2)
+    return total
 
 
-def main():
+def main() -> None:
     actor.load(find_plugin())
     with actor.Runtime(threads=2) as rt:
         calc = rt.spawn("Calculator")

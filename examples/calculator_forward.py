@@ -15,6 +15,7 @@ for in the build tree next to the `actor` package (build/examples/).
 import glob
 import os
 import sys
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -29,7 +30,7 @@ except ImportError:  # not on PYTHONPATH: try the build trees of this checkout
     import actor
 
 
-def find_plugin():
+def find_plugin() -> str:
     if len(sys.argv) > 1:
         return sys.argv[1]
     env = os.environ.get("ACTOR_CALCULATOR_PLUGIN")
@@ -48,14 +49,14 @@ def find_plugin():
 class User(actor.Actor):
     """Asks the Calculator in initialize; the answer arrives as a message."""
 
-    def __init__(self, calculator):
+    def __init__(self, calculator: actor.Address) -> None:
         self.calculator = calculator  # an Address: released with the actor
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.calculator.ask("Sum", 1, 2).forward(ctx)  # the answer comes as a message
 
     @actor.on_response("Sum")
-    def on_sum(self, ctx, status, value):
+    def on_sum(self, ctx: actor.Context, status: int, value: Any) -> None:
         if status == 0:
             print("Sum: %d" % value, flush=True)
         else:
@@ -63,7 +64,7 @@ class User(actor.Actor):
         ctx.stop()
 
 
-def main():
+def main() -> None:
     actor.load(find_plugin())  # defines "Sum" ("qq" -> "q") and the class "Calculator"
     with actor.Runtime(threads=2) as rt:
         calculator = rt.spawn("Calculator")

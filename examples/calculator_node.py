@@ -20,7 +20,7 @@ except AttributeError:  # until actor/__init__.py imports it
     from actor._node import Node
 
 
-async def main(url):
+async def main(url: str) -> None:
     actor.define("Sum", "qq", "q")
     with actor.Runtime(threads=2) as rt:
         with Node(rt, url, "python") as node:

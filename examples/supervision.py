@@ -8,17 +8,19 @@ keeps the output the same every run. Run from the top of the checkout:
 
     PYTHONPATH=build/python python3 examples/supervision.py
 """
+from typing import Optional
+
 import actor
 
 actor.define("Square", "i", "i")   # a request of one int32, an int32 reply
 
 
 class Worker(actor.Actor):
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.seen = 0               # a fresh instance per restart: 0 again
 
     @actor.on_request("Square")
-    def square(self, ctx, n):
+    def square(self, ctx: actor.Context, n: int) -> Optional[int]:
         self.seen += 1
         if self.seen == 3:
             ctx.fail(3)             # the message it fails in is lost:

@@ -15,20 +15,21 @@ actor.define("Get", "", "q")      # a request with no fields, an int64 reply
 
 
 class Counter(actor.Actor):       # an actor written in Python
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.n = 0
 
     @actor.on_event("Add")
-    def add(self, ctx, k):
+    def add(self, ctx: actor.Context, k: int) -> None:
         self.n += k
 
     @actor.on_request("Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return self.n
 
 
-async def ask_async(calc):
-    return await calc.ask("Sum", 3, 4)    # no thread is parked per request
+async def ask_async(calc: actor.Address) -> int:
+    total: int = await calc.ask("Sum", 3, 4)  # no thread is parked per request
+    return total
 
 
 with actor.Runtime(threads=2) as rt:      # leaving the block shuts it down

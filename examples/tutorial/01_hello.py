@@ -7,16 +7,16 @@ actor.define("Greet")  # no layout: opaque bytes of any length
 
 
 class Greeter(actor.Actor):
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.greeted = 0  # the actor's own state: only its callbacks touch it
         print("init")
 
     @actor.on_event("Greet")
-    def greet(self, ctx, name):
+    def greet(self, ctx: actor.Context, name: bytes) -> None:
         print("hello, %s" % name.decode())
         self.greeted += 1
 
-    def finalize(self, ctx):
+    def finalize(self, ctx: actor.Context) -> None:
         print("finalize: greeted %d" % self.greeted)
 
 

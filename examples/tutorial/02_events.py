@@ -7,16 +7,16 @@ actor.define("Add", "q")  # one int64
 
 
 class Counter(actor.Actor):
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.total = 0
         self.events = 0
 
     @actor.on_event("Add")
-    def add(self, ctx, k):
+    def add(self, ctx: actor.Context, k: int) -> None:
         self.total += k
         self.events += 1
 
-    def interrupt(self, ctx):
+    def interrupt(self, ctx: actor.Context) -> None:
         print("interrupted after %d events, total %d" % (self.events, self.total))
         ctx.stop()  # what the default interrupt does
 

@@ -13,25 +13,26 @@ DIV_BY_ZERO = 1                 # the handler's own error code
 
 class Calculator(actor.Actor):
     @actor.on_request("Sum")
-    def sum(self, ctx, a, b):
+    def sum(self, ctx: actor.Context, a: int, b: int) -> int:
         return a + b            # the return value is the reply
 
     @actor.on_request("Div")
-    def div(self, ctx, a, b):
+    def div(self, ctx: actor.Context, a: int, b: int) -> int:
         if b == 0:
             raise actor.HandlerError(handler_code=DIV_BY_ZERO)
         return a // b
 
 
-def ask(calc, op, a, b):
+def ask(calc: actor.Address, op: str, a: int, b: int) -> None:
     try:
         print("%s(%d, %d) = %d" % (op, a, b, calc.ask(op, a, b).result(timeout=5.0)))
     except actor.HandlerError as e:
-        print("%s(%d, %d) failed: HandlerError, handler error %d" % (op, a, b, e.handler_code))
+        print("%s(%d, %d) failed: HandlerError, handler error %s" % (op, a, b, e.handler_code))
 
 
-async def ask_async(calc):
-    return await calc.ask("Sum", 20, 22)  # no thread is parked per request
+async def ask_async(calc: actor.Address) -> int:
+    total: int = await calc.ask("Sum", 20, 22)  # no thread is parked per request
+    return total
 
 
 with actor.Runtime(threads=2) as rt:

@@ -5,6 +5,7 @@ answers come back as messages to its @actor.on_response handler, told
 apart by their tags. The Calculator is the C one, from the plugin
 libcalculator.so that the build makes (examples/calculator_plugin.c)."""
 import os
+from typing import Any
 
 import actor
 
@@ -12,16 +13,16 @@ actor.load(os.environ.get("ACTOR_CALCULATOR_PLUGIN", "build/examples/libcalculat
 
 
 class User(actor.Actor):
-    def __init__(self, calculator):
+    def __init__(self, calculator: actor.Address) -> None:
         self.calculator = calculator  # an Address
         self.answers = 0
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         for tag, (a, b) in enumerate([(1, 2), (20, 22)]):
             self.calculator.ask("Sum", a, b).forward(ctx, tag=tag)
 
     @actor.on_response("Sum")
-    def on_sum(self, ctx, status, value):
+    def on_sum(self, ctx: actor.Context, status: int, value: Any) -> None:
         if status == 0:
             print("answer %d: %d" % (ctx.tag, value))
         else:

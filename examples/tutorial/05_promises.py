@@ -9,24 +9,24 @@ actor.define("Open", "")
 
 
 class Gate(actor.Actor):
-    def initialize(self, ctx):
-        self.waiting = []
+    def initialize(self, ctx: actor.Context) -> None:
+        self.waiting: list[actor.Promise] = []
 
     @actor.on_request("Ticket")
-    def ticket(self, ctx):
+    def ticket(self, ctx: actor.Context) -> None:
         self.waiting.append(ctx.defer())  # answered on Open
 
     @actor.on_event("Open")
-    def open(self, ctx):
+    def open(self, ctx: actor.Context) -> None:
         for number, promise in enumerate(self.waiting, 1):
             promise.resolve(number)
         self.waiting = []
 
-    def finalize(self, ctx):
+    def finalize(self, ctx: actor.Context) -> None:
         self.waiting = []  # dropped unanswered: their requests are canceled
 
 
-def show(what, r):
+def show(what: str, r: actor.Responder) -> None:
     try:
         print("%s: ticket %d" % (what, r.result(timeout=5.0)))
     except actor.ActorError as e:

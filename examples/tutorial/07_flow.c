@@ -1,9 +1,9 @@
 /* Tutorial 7 (1.1): flow. A Worker's mailbox holds at most 2 messages:
  * under ACTOR_OVERFLOW_REJECT a send to a full mailbox is refused with
  * ACTOR_EFULL, under ACTOR_OVERFLOW_DROP it is accepted and dropped (the
- * dead-letter hook hears of it). The counters of an actor and of the
- * runtime tell what happened. A manual runtime keeps the messages queued
- * until the program runs it. */
+ * dead-letter hook hears of it); addr_send_wait waits for room instead.
+ * The counters of an actor and of the runtime tell what happened. A manual
+ * runtime keeps the messages queued until the program runs it. */
 #include <actor/actor.h>
 
 #include <stdint.h>
@@ -28,22 +28,30 @@ static void dead_letter(void *ud, actor_addr *to, const actor_msgtype *t, const 
     printf("dead letter: %s (%s)\n", actor_msgtype_name(t), actor_strerror(why));
 }
 
-/* Spawns a Worker of `cls`, sends it 3 jobs, runs the runtime, prints its counters. */
-static void three_jobs(actor_runtime *rt, actor_class *cls, const actor_msgtype *job)
+/* Spawns a Worker of `cls`, sends it 3 jobs at once and a 4th that waits
+ * for room, runs the runtime, prints its counters. */
+static int four_jobs(actor_runtime *rt, actor_class *cls, const actor_msgtype *job)
 {
     actor_addr *a;
     actor_stats st = {.size = sizeof st}; /* the size this program was compiled with */
-    if (actor_spawn(rt, cls, NULL, &a) != ACTOR_OK)
-        return;
+    int rc = actor_spawn(rt, cls, NULL, &a);
+    if (rc != ACTOR_OK)
+        return rc;
     for (int i = 1; i <= 3; i++)
         printf("%s: send %d: %s\n", actor_class_name(cls), i,
                actor_strerror(addr_send(a, job, NULL, 0)));
+    /* Up to 1 s for room; on a manual runtime it runs the runtime until the
+     * Worker has taken enough jobs. */
+    printf("%s: send 4, waiting for room: %s\n", actor_class_name(cls),
+           actor_strerror(addr_send_wait(a, job, NULL, 0, 1000)));
     actor_runtime_run(rt, SIZE_MAX, NULL);
-    addr_stats(a, &st);
-    printf("%s: received %llu, handled %llu, rejected %llu, dropped %llu, peak %llu\n",
-           actor_class_name(cls), st.received, st.handled, st.rejected, st.dropped,
-           st.queued_peak);
+    rc = addr_stats(a, &st);
+    if (rc == ACTOR_OK)
+        printf("%s: received %llu, handled %llu, rejected %llu, dropped %llu, peak %llu\n",
+               actor_class_name(cls), st.received, st.handled, st.rejected, st.dropped,
+               st.queued_peak);
     addr_release(a);
+    return rc;
 }
 
 int main(void)
@@ -66,10 +74,11 @@ int main(void)
     if (actor_runtime_new_manual(1, &rt) != ACTOR_OK
         || actor_runtime_set_hooks(rt, &hooks) != ACTOR_OK) /* before the first spawn */
         return 1;
-    three_jobs(rt, reject_cls, job);
-    three_jobs(rt, drop_cls, job);
-    actor_runtime_run(rt, SIZE_MAX, NULL);
-    actor_runtime_stats_get(rt, &rs);
+    if (four_jobs(rt, reject_cls, job) != ACTOR_OK || four_jobs(rt, drop_cls, job) != ACTOR_OK)
+        return 1;
+    actor_runtime_run(rt, SIZE_MAX, NULL); /* the released Workers stop */
+    if (actor_runtime_stats_get(rt, &rs) != ACTOR_OK)
+        return 1;
     printf("runtime: %llu actors spawned, %llu live, %llu messages handled\n",
            rs.actors_spawned, rs.actors_live, rs.messages_handled);
     actor_runtime_free(rt);

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import unittest
+from typing import Any
 
 import actor
 
@@ -26,11 +27,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 NATS_SERVER = sys.argv.pop(1) if len(sys.argv) > 1 else "nats-server"
 
+Node: "type[actor.Node]"
 try:
     Node = actor.Node
 except AttributeError:
     spec = importlib.util.spec_from_file_location(
         "actor._node", os.path.join(ROOT, "bindings", "python", "actor", "_node.py"))
+    assert spec is not None and spec.loader is not None
     _node = importlib.util.module_from_spec(spec)
     sys.modules["actor._node"] = _node
     spec.loader.exec_module(_node)
@@ -41,29 +44,33 @@ actor.define("PyNode.Add", "q", "")
 
 
 class Counter(actor.Actor):
-    def __init__(self):
+    def __init__(self) -> None:
         self.n = 0
 
     @actor.on_event("PyNode.Add")
-    def add(self, ctx, k):
+    def add(self, ctx: actor.Context, k: int) -> None:
         self.n += k
 
     @actor.on_request("PyNode.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return self.n
 
 
-def free_port():
+def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+    port: int = s.getsockname()[1]
     s.close()
     return port
 
 
 class TestNode(unittest.TestCase):
+    port: int
+    server: subprocess.Popen[bytes]
+    url: str
+
     @classmethod
-    def setUpClass(cls):
+    def setUpClass(cls) -> None:
         cls.port = free_port()
         cls.server = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(cls.port)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,11 +87,11 @@ class TestNode(unittest.TestCase):
         cls.url = "nats://127.0.0.1:%d" % cls.port
 
     @classmethod
-    def tearDownClass(cls):
+    def tearDownClass(cls) -> None:
         cls.server.kill()
         cls.server.wait()
 
-    def test_remote_python_actor(self):
+    def test_remote_python_actor(self) -> None:
         with actor.Runtime(2) as rt_a, actor.Runtime(2) as rt_b:
             a = Node(rt_a, self.url, "pya")
             b = Node(rt_b, self.url, "pyb")
@@ -98,7 +105,7 @@ class TestNode(unittest.TestCase):
             # ordered: the ask comes after the 100 events
             self.assertEqual(remote.ask("PyNode.Get").result(timeout=10), 5050)
 
-            async def main():
+            async def main() -> Any:
                 return await remote.ask("PyNode.Get")
             self.assertEqual(asyncio.run(main()), 5050)
 
@@ -114,12 +121,12 @@ class TestNode(unittest.TestCase):
             with self.assertRaises(actor.Closed):
                 b.lookup("counter", timeout=1)
 
-    def test_bad_arguments(self):
+    def test_bad_arguments(self) -> None:
         with actor.Runtime(1) as rt:
             with self.assertRaises(actor.InvalidArgument):
                 Node(rt, self.url, "bad.name")
             with self.assertRaises(TypeError):
-                Node(object(), self.url, "x")
+                Node(object(), self.url, "x")  # type: ignore[arg-type]
             with Node(rt, self.url, "x") as n:
                 with self.assertRaises(ValueError):
                     n.lookup("calc", timeout=0)

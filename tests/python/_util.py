@@ -11,8 +11,11 @@ import faulthandler
 import os
 import sys
 import unittest
+from typing import Callable, TypeVar
 
 import actor
+
+_T = TypeVar("_T", bound=Callable[..., object])
 
 SLOW = float(os.environ.get("ACTOR_TEST_SLOW", "1") or 1)
 CALCULATOR = os.environ.get("ACTOR_CALCULATOR_PLUGIN", "")
@@ -22,22 +25,22 @@ TEST_PLUGIN = os.environ.get("ACTOR_TEST_PLUGIN", "")
 faulthandler.dump_traceback_later(100 * SLOW, exit=True)
 
 
-def limit(seconds):
+def limit(seconds: float) -> float:
     """A time limit scaled for slow (sanitizer) builds."""
     return seconds * SLOW
 
 
-def need_calculator(test):
+def need_calculator(test: _T) -> _T:
     return unittest.skipUnless(CALCULATOR and os.path.exists(CALCULATOR),
                                "ACTOR_CALCULATOR_PLUGIN not set (examples not built)")(test)
 
 
-def need_test_plugin(test):
+def need_test_plugin(test: _T) -> _T:
     return unittest.skipUnless(TEST_PLUGIN and os.path.exists(TEST_PLUGIN),
                                "ACTOR_TEST_PLUGIN not set")(test)
 
 
-def load_all():
+def load_all() -> None:
     """Loads the plugins that exist (idempotent)."""
     if CALCULATOR and os.path.exists(CALCULATOR):
         actor.load(CALCULATOR)
@@ -45,7 +48,7 @@ def load_all():
         actor.load(TEST_PLUGIN)
 
 
-def subprocess_env():
+def subprocess_env() -> dict[str, str]:
     """The environment for a child Python running the package."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
@@ -57,9 +60,9 @@ class RuntimeCase(unittest.TestCase):
 
     threads = 2
 
-    def setUp(self):
+    def setUp(self) -> None:
         load_all()
         self.rt = actor.Runtime(threads=self.threads)
 
-    def tearDown(self):
+    def tearDown(self) -> None:
         self.rt.close()

@@ -10,20 +10,22 @@ import sys
 import threading
 import time
 import unittest
+from typing import Any, Awaitable, TypeVar
 
 import actor
 from actor import _core
 from _util import RuntimeCase, limit, need_calculator, need_test_plugin
 
 C = getattr(_core, "__core")
+T = TypeVar("T")
 
 
-def os_threads():
+def os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def run(coro, seconds=10):
-    async def bounded():
+def run(coro: Awaitable[T], seconds: float = 10) -> T:
+    async def bounded() -> T:
         return await asyncio.wait_for(coro, limit(seconds))
     return asyncio.run(bounded())
 
@@ -32,38 +34,38 @@ actor.define("Aio.Get", "", "q")
 
 
 class Answerer(actor.Actor):
-    def __init__(self):
+    def __init__(self) -> None:
         self.n = 41
 
     @actor.on_request("Aio.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         self.n += 1
         return self.n
 
 
 class TestAwait(RuntimeCase):
     @need_calculator
-    def test_await(self):
+    def test_await(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> Any:
             return await calc.ask("Sum", 1, 2)
         self.assertEqual(run(main()), 3)
 
     @need_calculator
-    def test_thousand_concurrent_asks(self):
+    def test_thousand_concurrent_asks(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> Any:
             rs = await asyncio.gather(*(calc.ask("Sum", i, 1000) for i in range(1000)))
             return rs
         self.assertEqual(run(main()), [i + 1000 for i in range(1000)])
 
     @need_calculator
-    def test_many_batches(self):
+    def test_many_batches(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> Any:
             total = 0
             for b in range(20):
                 rs = await asyncio.gather(*(calc.ask("Sum", b, i) for i in range(1000)))
@@ -76,12 +78,12 @@ class TestAwait(RuntimeCase):
         self.assertEqual(run(main(), 60), 22000)
 
     @need_test_plugin
-    def test_no_thread_per_pending_request(self):
+    def test_no_thread_per_pending_request(self) -> None:
         echo = self.rt.spawn("Echo")
         holders = [self.rt.spawn("Echo") for _ in range(16)]
         base = os_threads()
 
-        async def main():
+        async def main() -> Any:
             rs = [h.ask("Echo.Hold") for h in holders for _ in range(62)]  # 992 pending
             rs += [echo.ask("Echo.Slow", 1) for _ in range(8)]
             tasks = [asyncio.ensure_future(r) for r in rs]
@@ -100,10 +102,10 @@ class TestAwait(RuntimeCase):
         self.assertEqual(results[992:], [1] * 8)
 
     @need_test_plugin
-    def test_exceptions_through_await(self):
+    def test_exceptions_through_await(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             with self.assertRaises(actor.HandlerError) as cm:
                 await echo.ask("Echo.Fail", 9)
             self.assertEqual(cm.exception.handler_code, 9)
@@ -115,35 +117,35 @@ class TestAwait(RuntimeCase):
         run(main())
 
     @need_calculator
-    def test_await_completed_responder(self):
+    def test_await_completed_responder(self) -> None:
         calc = self.rt.spawn("Calculator")
         r = calc.ask("Sum", 2, 3)
         r.result(limit(1))
 
-        async def main():
+        async def main() -> Any:
             return await r, await r
         self.assertEqual(run(main()), (5, 5))
 
     @need_test_plugin
-    def test_two_awaiters(self):
+    def test_two_awaiters(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", 20)
 
-            async def wait():
+            async def wait() -> Any:
                 return await r
             return await asyncio.gather(wait(), wait(), wait())
         self.assertEqual(run(main()), [20, 20, 20])
 
     @need_test_plugin
-    def test_cancelled_awaiter_then_again(self):
+    def test_cancelled_awaiter_then_again(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def wait(r):
+        async def wait(r: actor.Responder) -> Any:
             return await r
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(100)))
             t = asyncio.ensure_future(wait(r))  # a task awaiting r
             await asyncio.sleep(0)
@@ -158,12 +160,12 @@ class TestAwait(RuntimeCase):
         self.assertEqual(run(main()), int(limit(100)))
 
     @need_test_plugin
-    def test_abandoned_awaits(self):
+    def test_abandoned_awaits(self) -> None:
         # Tasks cancelled while pending: their responders are freed before
         # completing; the completions that still come are ignored.
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             tasks = [asyncio.ensure_future(echo.ask("Echo.Slow", 1)) for _ in range(200)]
             tasks += [asyncio.ensure_future(echo.ask("Echo.Hold")) for _ in range(50)]
             await asyncio.sleep(0)
@@ -177,20 +179,20 @@ class TestAwait(RuntimeCase):
         echo.join(limit(2))
 
     @need_calculator
-    def test_many_loops(self):
+    def test_many_loops(self) -> None:
         calc = self.rt.spawn("Calculator")
         for i in range(20):
-            async def main():
+            async def main() -> Any:
                 return await asyncio.gather(*(calc.ask("Sum", i, j) for j in range(50)))
             self.assertEqual(run(main()), [i + j for j in range(50)])
 
     @need_calculator
-    def test_loops_in_threads(self):
+    def test_loops_in_threads(self) -> None:
         calc = self.rt.spawn("Calculator")
         results = {}
 
-        def worker(k):
-            async def main():
+        def worker(k: int) -> None:
+            async def main() -> Any:
                 return await asyncio.gather(*(calc.ask("Sum", k, j) for j in range(300)))
             results[k] = run(main())
 
@@ -202,15 +204,15 @@ class TestAwait(RuntimeCase):
         for k in range(4):
             self.assertEqual(results[k], [k + j for j in range(300)])
 
-    def test_await_python_actor(self):
+    def test_await_python_actor(self) -> None:
         a = self.rt.spawn(Answerer())
 
-        async def main():
+        async def main() -> Any:
             return await asyncio.gather(*(a.ask("Aio.Get") for _ in range(100)))
         self.assertEqual(sorted(run(main())), list(range(42, 142)))
 
     @need_calculator
-    def test_await_outside_a_loop(self):
+    def test_await_outside_a_loop(self) -> None:
         calc = self.rt.spawn("Calculator")
         r = calc.ask("Sum", 1, 1)
         r.result(limit(1))
@@ -221,10 +223,11 @@ class TestAwait(RuntimeCase):
         self.assertEqual(cm.exception.value, 2)
 
 
-def raw_ask(addr, name, *fields):
+def raw_ask(addr: actor.Address, name: str, *fields: Any) -> Any:
     """A bare C responder (a SWIG pointer), not a Responder: for the tests of
     the shim's queue itself, which watch and free it by hand."""
     mt = actor.find(name)
+    assert mt is not None
     rc, p = C.addr_interact(addr._ptr, mt._ptr, mt.pack(*fields))
     assert rc == 0, rc
     return p
@@ -235,7 +238,7 @@ class TestCompletionQueue(RuntimeCase):
     transition only, and completions need no GIL."""
 
     @need_test_plugin
-    def test_fd_written_once_per_transition(self):
+    def test_fd_written_once_per_transition(self) -> None:
         echo = self.rt.spawn("Echo")
         q = C.shim_cq_new()
         fd = C.shim_cq_fd(q)
@@ -262,7 +265,7 @@ class TestCompletionQueue(RuntimeCase):
         C.shim_cq_close(q)
 
     @need_calculator
-    def test_completion_needs_no_gil(self):
+    def test_completion_needs_no_gil(self) -> None:
         # Hold the GIL in a C call (ctypes.PyDLL keeps it) while the workers
         # complete the requests: had the callbacks needed the GIL, the
         # responders would still be pending right after.
@@ -292,16 +295,16 @@ class TestCompletionQueue(RuntimeCase):
         C.shim_cq_close(q)
 
     @need_calculator
-    def test_completion_of_responders_needs_no_gil(self):
+    def test_completion_of_responders_needs_no_gil(self) -> None:
         # The same through the package: Responders watched by the loop's
         # queue complete while this thread keeps the GIL; the loop then runs
         # their callbacks from its reader.
         calc = self.rt.spawn("Calculator")
         usleep = ctypes.PyDLL(None).usleep
 
-        async def main():
+        async def main() -> Any:
             rs = [calc.ask("Sum", i, i) for i in range(200)]
-            seen = []
+            seen: list[actor.Responder] = []
             old = sys.getswitchinterval()
             sys.setswitchinterval(30)
             try:
@@ -321,7 +324,7 @@ class TestCompletionQueue(RuntimeCase):
         run(main())
 
     @need_test_plugin
-    def test_close_with_watches_pending(self):
+    def test_close_with_watches_pending(self) -> None:
         echo = self.rt.spawn("Echo")
         q = C.shim_cq_new()
         r = raw_ask(echo, "Echo.Hold")

@@ -11,16 +11,17 @@ import unittest
 import weakref
 
 import actor
+import actor._core
 from _util import (CALCULATOR, TEST_PLUGIN, RuntimeCase, limit, load_all, need_calculator,
                    need_test_plugin)
 
 
 class TestModule(unittest.TestCase):
-    def test_version(self):
+    def test_version(self) -> None:
         self.assertRegex(actor.version(), r"^\d+\.\d+\.\d+$")
         self.assertEqual(actor.__version__, actor.version())
 
-    def test_public_names(self):
+    def test_public_names(self) -> None:
         for name in ("load", "define", "find", "Runtime", "Address", "Responder", "MsgType",
                      "Actor", "on_event", "on_request", "ActorError", "Closed", "Canceled",
                      "NoHandler", "TypeMismatch", "HandlerError", "Deadlock", "Full",
@@ -30,35 +31,35 @@ class TestModule(unittest.TestCase):
 
 class TestLoad(unittest.TestCase):
     @need_calculator
-    def test_load_twice(self):
+    def test_load_twice(self) -> None:
         actor.load(CALCULATOR)
         actor.load(CALCULATOR)  # loading again is fine
         actor.load(pathlib.Path(CALCULATOR))  # path-like
         self.assertIsNotNone(actor.find("Sum"))
 
-    def test_load_missing(self):
+    def test_load_missing(self) -> None:
         with self.assertRaises(actor.InvalidArgument) as cm:
             actor.load("/nonexistent/libnothing.so")
         self.assertIn("no such file", str(cm.exception))
         self.assertIsInstance(cm.exception, ValueError)
         self.assertEqual(cm.exception.code, actor._core.ACTOR_EINVAL)
 
-    def test_load_not_a_plugin(self):
+    def test_load_not_a_plugin(self) -> None:
         # A shared object without actor_plugin_init: the extension module itself.
         with self.assertRaises(actor.InvalidArgument):
             actor.load(getattr(actor._core, "__core").__file__)
         with self.assertRaises(actor.InvalidArgument):
             actor.load(__file__)  # not a shared object at all
 
-    def test_load_bad_argument(self):
+    def test_load_bad_argument(self) -> None:
         with self.assertRaises(TypeError):
-            actor.load(42)
+            actor.load(42)  # type: ignore[arg-type]
         with self.assertRaises(actor.InvalidArgument):
             actor.load("a\0b")
 
 
 class TestMsgTypes(unittest.TestCase):
-    def test_define_and_find(self):
+    def test_define_and_find(self) -> None:
         t = actor.define("Basic.Pair", "qd", "q")
         self.assertIsInstance(t, actor.MsgType)
         self.assertEqual((t.name, t.layout, t.reply_layout), ("Basic.Pair", "qd", "q"))
@@ -67,7 +68,7 @@ class TestMsgTypes(unittest.TestCase):
         self.assertIs(actor.find("Basic.Pair"), t)
         self.assertIn("Basic.Pair", repr(t))
 
-    def test_opaque_and_empty(self):
+    def test_opaque_and_empty(self) -> None:
         o = actor.define("Basic.Opaque")
         self.assertIsNone(o.layout)
         self.assertIsNone(o.reply_layout)
@@ -75,10 +76,10 @@ class TestMsgTypes(unittest.TestCase):
         e = actor.define("Basic.Empty", "", "")
         self.assertEqual((e.layout, e.reply_layout, e.size), ("", "", 0))
 
-    def test_find_unknown(self):
+    def test_find_unknown(self) -> None:
         self.assertIsNone(actor.find("Basic.NeverDefined"))
 
-    def test_redefine_other_layouts(self):
+    def test_redefine_other_layouts(self) -> None:
         actor.define("Basic.Fixed", "i", "i")
         with self.assertRaises(actor.TypeMismatch) as cm:
             actor.define("Basic.Fixed", "q", "i")
@@ -90,7 +91,7 @@ class TestMsgTypes(unittest.TestCase):
         with self.assertRaises(actor.TypeMismatch):
             actor.define("Basic.Fixed", "1i", "i")
 
-    def test_bad_names_and_layouts(self):
+    def test_bad_names_and_layouts(self) -> None:
         for name in ("", "has space", "x" * 65, "semi;colon", "é"):
             with self.assertRaises(actor.InvalidArgument, msg=repr(name)):
                 actor.define(name, "q")
@@ -98,13 +99,13 @@ class TestMsgTypes(unittest.TestCase):
             with self.assertRaises(actor.InvalidArgument, msg=repr(layout)):
                 actor.define("Basic.BadLayout", layout)
         with self.assertRaises(TypeError):
-            actor.define(12, "q")
+            actor.define(12, "q")  # type: ignore[arg-type]
         with self.assertRaises(TypeError):
-            actor.define("Basic.X", 5)
+            actor.define("Basic.X", 5)  # type: ignore[arg-type]
         with self.assertRaises(TypeError):
-            actor.find(None)
+            actor.find(None)  # type: ignore[arg-type]
 
-    def test_pack(self):
+    def test_pack(self) -> None:
         t = actor.define("Basic.Packed", "hB", "q")
         self.assertEqual(t.pack(-2, 255), b"\xfe\xff\xff")
         self.assertEqual(t.unpack_reply((7).to_bytes(8, "little")), 7)
@@ -112,10 +113,10 @@ class TestMsgTypes(unittest.TestCase):
 
 @need_calculator
 class TestRuntime(unittest.TestCase):
-    def setUp(self):
+    def setUp(self) -> None:
         load_all()
 
-    def test_context_manager(self):
+    def test_context_manager(self) -> None:
         with actor.Runtime(threads=2) as rt:
             self.assertFalse(rt.closed)
             calc = rt.spawn("Calculator")
@@ -128,21 +129,21 @@ class TestRuntime(unittest.TestCase):
             calc.ask("Sum", 1, 2)
         rt.close()  # idempotent
 
-    def test_default_threads(self):
+    def test_default_threads(self) -> None:
         with actor.Runtime() as rt:
             self.assertEqual(rt.spawn("Calculator").ask("Sum", 2, 2).result(limit(1)), 4)
 
-    def test_bad_threads(self):
+    def test_bad_threads(self) -> None:
         with self.assertRaises(ValueError):
             actor.Runtime(threads=-1)
         with self.assertRaises(TypeError):
-            actor.Runtime(threads="2")
+            actor.Runtime(threads="2")  # type: ignore[arg-type]
         with self.assertRaises(TypeError):
-            actor.Runtime(threads=2.0)
+            actor.Runtime(threads=2.0)  # type: ignore[arg-type]
         with self.assertRaises(actor.InvalidArgument):
             actor.Runtime(threads=100000)
 
-    def test_shutdown_then_close(self):
+    def test_shutdown_then_close(self) -> None:
         rt = actor.Runtime(threads=1)
         calc = rt.spawn("Calculator")
         rt.shutdown(timeout=limit(2))
@@ -151,7 +152,7 @@ class TestRuntime(unittest.TestCase):
             rt.spawn("Calculator")
         rt.close()
 
-    def test_dropped_runtime_is_shut_down(self):
+    def test_dropped_runtime_is_shut_down(self) -> None:
         rt = actor.Runtime(threads=1)
         calc = rt.spawn("Calculator")
         ref = weakref.ref(rt)
@@ -164,34 +165,37 @@ class TestRuntime(unittest.TestCase):
         gc.collect()
         self.assertIsNone(ref())
 
-    def test_spawn_errors(self):
+    def test_spawn_errors(self) -> None:
         with actor.Runtime(threads=1) as rt:
             with self.assertRaises(actor.InvalidArgument):
                 rt.spawn("NoSuchClass")
             with self.assertRaises(TypeError):
-                rt.spawn(42)
+                rt.spawn(42)  # type: ignore[arg-type]
             with self.assertRaises(TypeError):
                 rt.spawn(actor.Actor)
 
 
 class TestAddress(RuntimeCase):
     @need_calculator
-    def test_many_sequential_asks(self):
+    def test_many_sequential_asks(self) -> None:
         calc = self.rt.spawn("Calculator")
         Sum = actor.find("Sum")
+        assert Sum is not None
         for i in range(5000):
             self.assertEqual(calc.ask(Sum, i, -2 * i).result(limit(2)), -i)
 
     @need_test_plugin
-    def test_send(self):
+    def test_send(self) -> None:
         echo = self.rt.spawn("Echo")
         echo.send("Echo.Print", b"hello")
-        echo.send(actor.find("Echo.Print"), bytearray(b"abc"))
+        print_type = actor.find("Echo.Print")
+        assert print_type is not None
+        echo.send(print_type, bytearray(b"abc"))
         echo.send("Echo.Print", memoryview(b"0123456789")[2:4])
         self.assertEqual(echo.ask("Echo.Count").result(limit(1)), 10)
 
     @need_calculator
-    def test_interrupt_join_done(self):
+    def test_interrupt_join_done(self) -> None:
         calc = self.rt.spawn("Calculator")
         self.assertFalse(calc.done)
         with self.assertRaises(actor.Timeout) as cm:
@@ -206,7 +210,7 @@ class TestAddress(RuntimeCase):
             calc.ask("Sum", 1, 2)
 
     @need_calculator
-    def test_release(self):
+    def test_release(self) -> None:
         calc = self.rt.spawn("Calculator")
         other = self.rt.spawn("Calculator")
         self.assertEqual(calc, calc)
@@ -226,7 +230,7 @@ class TestAddress(RuntimeCase):
         self.assertIsNone(other._ptr)
 
     @need_test_plugin
-    def test_result_timeout_then_value(self):
+    def test_result_timeout_then_value(self) -> None:
         echo = self.rt.spawn("Echo")
         r = echo.ask("Echo.Slow", int(limit(300)))
         self.assertFalse(r.done())
@@ -242,12 +246,12 @@ class TestAddress(RuntimeCase):
         self.assertIn("ok", repr(r))
 
     @need_test_plugin
-    def test_result_releases_the_gil(self):
+    def test_result_releases_the_gil(self) -> None:
         echo = self.rt.spawn("Echo")
         stop = threading.Event()
         count = [0]
 
-        def spin():
+        def spin() -> None:
             while not stop.is_set():
                 count[0] += 1
 
@@ -267,12 +271,17 @@ class TestAddress(RuntimeCase):
         self.assertGreater(during, 1000)
 
     @need_test_plugin
-    def test_join_releases_the_gil(self):
+    def test_join_releases_the_gil(self) -> None:
         echo = self.rt.spawn("Echo")
         echo.ask("Echo.Slow", 500)
         echo.interrupt()
-        ticks = []
-        t = threading.Thread(target=lambda: [ticks.append(time.sleep(0.005)) for _ in range(10)])
+        ticks: list[None] = []
+
+        def tick() -> None:
+            for _ in range(10):
+                time.sleep(0.005)
+                ticks.append(None)
+        t = threading.Thread(target=tick)
         t.start()
         echo.join(timeout=limit(5))
         at_join = len(ticks)  # 50 ms of ticks fit in a 500 ms join without the GIL
@@ -280,7 +289,7 @@ class TestAddress(RuntimeCase):
         self.assertEqual(at_join, 10)
 
     @need_test_plugin
-    def test_ctrl_c_interrupts_a_wait(self):
+    def test_ctrl_c_interrupts_a_wait(self) -> None:
         echo = self.rt.spawn("Echo")
         r = echo.ask("Echo.Hold")  # never answered while the actor lives
         timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))

@@ -3,6 +3,7 @@ topics (subscribe / publish; a C publisher), pools of Python actors."""
 
 import threading
 import unittest
+from typing import Optional, Union
 
 import actor
 from _util import limit, load_all, need_test_plugin
@@ -13,16 +14,18 @@ actor.define("Co.Work", "q", "q")
 
 
 class Listener(actor.Actor):
-    def initialize(self, ctx):
-        self.heard = []
-        self.failed = []
+    def initialize(self, ctx: actor.Context) -> None:
+        self.heard: list[tuple[str, bytes]] = []
+        self.failed: list[tuple[str, Union[BaseException, int]]] = []
 
-    def on_any_event(self, ctx, type, payload):
+    def on_any_event(self, ctx: actor.Context, type: actor.MsgType, payload: bytes) -> None:
         if type.name == "Co.Note" and payload == (13).to_bytes(8, "little"):
             raise RuntimeError("unlucky")
         self.heard.append((type.name, payload))
 
-    def fallback(self, ctx, type, error):
+    def fallback(self, ctx: actor.Context, type: Optional[actor.MsgType],
+                 error: Union[BaseException, int]) -> None:
+        assert type is not None
         self.failed.append((type.name, error))
 
 
@@ -30,26 +33,26 @@ class Member(actor.Actor):
     made = 0
     lock = threading.Lock()
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         with Member.lock:
             Member.made += 1
             self.serial = Member.made
 
     @actor.on_request("Co.Who")
-    def who(self, ctx):
+    def who(self, ctx: actor.Context) -> int:
         return self.serial
 
     @actor.on_request("Co.Work")
-    def work(self, ctx, n):
+    def work(self, ctx: actor.Context, n: int) -> int:
         return n * 2
 
 
 class ComposeTest(unittest.TestCase):
 
-    def setUp(self):
+    def setUp(self) -> None:
         load_all()
 
-    def test_on_any_event(self):
+    def test_on_any_event(self) -> None:
         with actor.Runtime(manual=True, seed=5) as rt:
             inst = Listener()
             a = rt.spawn(inst)
@@ -65,7 +68,7 @@ class ComposeTest(unittest.TestCase):
                 a.ask("Co.Who")
 
     @need_test_plugin
-    def test_python_subscriber_c_publisher(self):
+    def test_python_subscriber_c_publisher(self) -> None:
         with actor.Runtime(manual=True, seed=5) as rt:
             inst = Listener()
             sub = rt.spawn(inst)
@@ -87,7 +90,7 @@ class ComposeTest(unittest.TestCase):
             self.assertFalse(sub.unsubscribe("news.*"))
             self.assertEqual(rt.publish("news.py", "Pub.News", 9), 0)
 
-    def test_pool_of_python_actors(self):
+    def test_pool_of_python_actors(self) -> None:
         with actor.Runtime(manual=True, seed=5) as rt:
             Member.made = 0
             p = rt.pool(Member, members=4, route="round_robin")
@@ -97,9 +100,9 @@ class ComposeTest(unittest.TestCase):
             self.assertEqual(serials[:4], serials[4:])            # in turn
             self.assertEqual(p.stats()["handled"], 8)
             with self.assertRaises(ValueError):
-                rt.pool(Member, route="random")
+                rt.pool(Member, route="random")  # type: ignore[arg-type]
 
-    def test_pool_threaded(self):
+    def test_pool_threaded(self) -> None:
         with actor.Runtime(threads=2) as rt:
             p = rt.pool(Member, members=4)
             rs = [p.ask("Co.Work", i) for i in range(200)]

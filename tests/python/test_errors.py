@@ -3,6 +3,7 @@ bad arguments never crash the interpreter."""
 
 import threading
 import unittest
+from typing import Callable
 
 import actor
 from actor import _core
@@ -12,8 +13,8 @@ C = getattr(_core, "__core")  # the raw extension
 
 
 class TestHierarchy(unittest.TestCase):
-    def test_codes(self):
-        expect = {
+    def test_codes(self) -> None:
+        expect: dict[type[actor.ActorError], int] = {
             actor.InvalidArgument: C.ACTOR_EINVAL, actor.NoMemory: C.ACTOR_ENOMEM,
             actor.Closed: C.ACTOR_ECLOSED, actor.Timeout: C.ACTOR_ETIMEDOUT,
             actor.Canceled: C.ACTOR_ECANCELED, actor.NoHandler: C.ACTOR_ENOHANDLER,
@@ -27,19 +28,19 @@ class TestHierarchy(unittest.TestCase):
             self.assertEqual(cls().code, code)
             self.assertTrue(str(cls()), cls)  # a default message: actor_strerror
 
-    def test_builtin_bases(self):
+    def test_builtin_bases(self) -> None:
         self.assertTrue(issubclass(actor.TypeMismatch, TypeError))
         self.assertTrue(issubclass(actor.Timeout, TimeoutError))
         self.assertTrue(issubclass(actor.InvalidArgument, ValueError))
         self.assertFalse(issubclass(actor.Canceled, TypeError))
 
-    def test_handler_error(self):
+    def test_handler_error(self) -> None:
         e = actor.HandlerError(handler_code=42)
         self.assertEqual(e.handler_code, 42)
         self.assertEqual(e.code, C.ACTOR_EHANDLER)
         self.assertIn("42", str(e))
 
-    def test_mapping(self):
+    def test_mapping(self) -> None:
         from actor._errors import error
         for code in range(-12, 0):
             e = error(code, "what")
@@ -53,7 +54,7 @@ class TestHierarchy(unittest.TestCase):
 
 class TestFromCalls(RuntimeCase):
     @need_calculator
-    def test_no_handler(self):
+    def test_no_handler(self) -> None:
         calc = self.rt.spawn("Calculator")
         with self.assertRaises(actor.NoHandler) as cm:
             calc.send("Sum", 1, 2)  # Sum has a request handler only
@@ -63,15 +64,15 @@ class TestFromCalls(RuntimeCase):
             calc.ask("Err.Unhandled")
 
     @need_calculator
-    def test_unknown_type(self):
+    def test_unknown_type(self) -> None:
         calc = self.rt.spawn("Calculator")
         with self.assertRaises(actor.InvalidArgument):
             calc.send("Err.NeverDefined")
         with self.assertRaises(TypeError):
-            calc.send(42)
+            calc.send(42)  # type: ignore[arg-type]
 
     @need_test_plugin
-    def test_canceled(self):
+    def test_canceled(self) -> None:
         echo = self.rt.spawn("Echo")
         with self.assertRaises(actor.Canceled):
             echo.ask("Echo.Fail", 0).result(limit(1))  # returned 0 unanswered
@@ -83,7 +84,7 @@ class TestFromCalls(RuntimeCase):
             self.assertIsInstance(r.exception(), actor.Canceled)
 
     @need_test_plugin
-    def test_handler_error_codes(self):
+    def test_handler_error_codes(self) -> None:
         echo = self.rt.spawn("Echo")
         for code in (42, -5, 1, 2 ** 31 - 1):
             with self.assertRaises(actor.HandlerError) as cm:
@@ -92,7 +93,7 @@ class TestFromCalls(RuntimeCase):
             self.assertEqual(cm.exception.code, C.ACTOR_EHANDLER)
 
     @need_calculator
-    def test_closed(self):
+    def test_closed(self) -> None:
         calc = self.rt.spawn("Calculator")
         calc.interrupt()
         calc.join(limit(1))
@@ -102,7 +103,7 @@ class TestFromCalls(RuntimeCase):
             calc.interrupt()
 
     @need_test_plugin
-    def test_timeout(self):
+    def test_timeout(self) -> None:
         echo = self.rt.spawn("Echo")
         r = echo.ask("Echo.Hold")
         with self.assertRaises(actor.Timeout) as cm:
@@ -112,7 +113,7 @@ class TestFromCalls(RuntimeCase):
             r.exception()  # still pending
 
     @need_test_plugin
-    def test_canceled_when_runtime_closes(self):
+    def test_canceled_when_runtime_closes(self) -> None:
         rt = actor.Runtime(threads=1)
         r = rt.spawn("Echo").ask("Echo.Hold")
         rt.close()
@@ -123,12 +124,12 @@ class TestFromCalls(RuntimeCase):
 class Blocker(actor.Actor):
     """Tries blocking calls on a worker thread."""
 
-    def __init__(self, target=None, rt=None):
+    def __init__(self, target: actor.Address, rt: actor.Runtime) -> None:
         self.target = target
         self.rt = rt
 
     @actor.on_request("Err.Try")
-    def try_(self, ctx, what):
+    def try_(self, ctx: actor.Context, what: int) -> int:
         try:
             if what == 0:
                 self.target.ask("Sum", 1, 2).result(timeout=limit(1))
@@ -145,7 +146,7 @@ class Blocker(actor.Actor):
 
 class TestDeadlock(RuntimeCase):
     @need_calculator
-    def test_blocking_calls_in_a_handler(self):
+    def test_blocking_calls_in_a_handler(self) -> None:
         actor.define("Err.Try", "i", "i")
         calc = self.rt.spawn("Calculator")
         b = self.rt.spawn(Blocker(calc, self.rt))
@@ -158,19 +159,19 @@ class TestDeadlock(RuntimeCase):
 
 class TestBadArguments(RuntimeCase):
     @need_test_plugin
-    def test_timeouts(self):
+    def test_timeouts(self) -> None:
         echo = self.rt.spawn("Echo")
         r = echo.ask("Echo.Hold")
         with self.assertRaises(ValueError):
             r.result(timeout=-1)
         with self.assertRaises(TypeError):
-            r.result(timeout="1")
+            r.result(timeout="1")  # type: ignore[arg-type]
         with self.assertRaises(ValueError):
             r.result(timeout=float("nan"))
         with self.assertRaises(actor.Timeout):
             r.result(timeout=1e-9)  # rounds up to 1 ms
 
-    def test_define_names_what_is_wrong(self):
+    def test_define_names_what_is_wrong(self) -> None:
         # The message names the bad character or count (issue 9), and long
         # names or layouts are shortened in it.
         cases = [
@@ -186,7 +187,7 @@ class TestBadArguments(RuntimeCase):
             self.assertIn(text, str(cm.exception))
             self.assertLess(len(str(cm.exception)), 300)
 
-    def test_null_handles_in_the_raw_module(self):
+    def test_null_handles_in_the_raw_module(self) -> None:
         # NULL handles are ACTOR_EINVAL (or None), never a crash.
         self.assertEqual(C.addr_send(None, None, None), C.ACTOR_EINVAL)
         self.assertEqual(C.addr_interact(None, None, None), [C.ACTOR_EINVAL, None])
@@ -208,7 +209,7 @@ class TestBadArguments(RuntimeCase):
             C.addr_send(None, None, 12)  # not a buffer
 
     @need_calculator
-    def test_handles_are_not_copied_behind_our_back(self):
+    def test_handles_are_not_copied_behind_our_back(self) -> None:
         import copy
         import pickle
         calc = self.rt.spawn("Calculator")
@@ -227,13 +228,13 @@ class TestBadArguments(RuntimeCase):
                 copy.deepcopy(obj)
         self.assertEqual(r.result(limit(1)), 4)
 
-    def test_context_outside_its_callback(self):
+    def test_context_outside_its_callback(self) -> None:
         actor.define("Err.Keep", "", "")
-        kept = []
+        kept: list[actor.Context] = []
 
         class Keeper(actor.Actor):
             @actor.on_request("Err.Keep")
-            def keep(self, ctx):
+            def keep(self, ctx: actor.Context) -> None:
                 kept.append(ctx)
 
         a = self.rt.spawn(Keeper())
@@ -242,19 +243,20 @@ class TestBadArguments(RuntimeCase):
         import copy
         with self.assertRaises(TypeError):
             copy.copy(ctx)
-        for call in (ctx.stop, lambda: ctx.self, ctx.defer, lambda: ctx.reply(),
-                     lambda: ctx.spawn("Calculator")):
+        calls: list[Callable[[], object]] = [ctx.stop, lambda: ctx.self, ctx.defer,
+                                             lambda: ctx.reply(), lambda: ctx.spawn("Calculator")]
+        for call in calls:
             with self.assertRaises(actor.Closed):
                 call()
 
-    def test_context_from_another_thread(self):
+    def test_context_from_another_thread(self) -> None:
         actor.define("Err.Thread", "", "i")
-        errors = []
+        errors: list[int] = []
 
         class Threaded(actor.Actor):
             @actor.on_request("Err.Thread")
-            def thread(self, ctx):
-                def use():
+            def thread(self, ctx: actor.Context) -> int:
+                def use() -> None:
                     try:
                         ctx.stop()
                     except actor.Closed:
@@ -266,13 +268,13 @@ class TestBadArguments(RuntimeCase):
 
         self.assertEqual(self.rt.spawn(Threaded()).ask("Err.Thread").result(limit(2)), 1)
 
-    def test_promise_misuse(self):
+    def test_promise_misuse(self) -> None:
         actor.define("Err.Defer", "", "q")
-        promises = []
+        promises: list[actor.Promise] = []
 
         class Deferrer(actor.Actor):
             @actor.on_request("Err.Defer")
-            def defer(self, ctx):
+            def defer(self, ctx: actor.Context) -> None:
                 promises.append(ctx.defer())
                 with self_test.assertRaises(actor.InvalidArgument):
                     ctx.defer()  # already answered

@@ -16,27 +16,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @need_calculator
 class TestExample(unittest.TestCase):
-    def run_script(self, *argv):
+    def run_script(self, *argv: str) -> list[str]:
         p = subprocess.run([sys.executable] + list(argv), env=subprocess_env(),
                            capture_output=True, text=True, timeout=min(30, limit(60)))
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         return p.stdout.splitlines()
 
-    def test_calculator(self):
+    def test_calculator(self) -> None:
         lines = self.run_script(os.path.join(ROOT, "examples", "calculator.py"), CALCULATOR)
         self.assertIn("Sum: 3", lines)
         self.assertIn("Sum (asyncio): 3", lines)
 
-    def test_calculator_forward(self):
+    def test_calculator_forward(self) -> None:
         lines = self.run_script(os.path.join(ROOT, "examples", "calculator_forward.py"),
                                 CALCULATOR)
         self.assertEqual(lines, ["Sum: 3"])
 
-    def test_calculator_plugin_from_env(self):
+    def test_calculator_plugin_from_env(self) -> None:
         lines = self.run_script(os.path.join(ROOT, "examples", "calculator.py"))
         self.assertIn("Sum: 3", lines)
 
-    def test_bench_smoke(self):
+    def test_bench_smoke(self) -> None:
         lines = self.run_script(os.path.join(ROOT, "bench", "python_asks.py"), "--plugin",
                                 CALCULATOR, "--seq", "200", "--total", "2000", "--batch",
                                 "500", "--awaits", "200")
@@ -52,7 +52,7 @@ class TestInstall(unittest.TestCase):
 
     @unittest.skipUnless(os.environ.get("ACTOR_BUILD_DIR") and os.environ.get("ACTOR_CMAKE"),
                          "not run from ctest")
-    def test_install(self):
+    def test_install(self) -> None:
         # cmake is not ours: no sanitizer runtime preloaded into it.
         cmake_env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         with tempfile.TemporaryDirectory() as prefix:

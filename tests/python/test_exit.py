@@ -15,6 +15,7 @@ import textwrap
 import threading
 import time
 import unittest
+from typing import IO, Optional
 
 from _util import CALCULATOR, TEST_PLUGIN, limit, subprocess_env
 
@@ -141,7 +142,7 @@ SCRIPTS = {
 }
 
 
-def run_script(name):
+def run_script(name: str) -> tuple[subprocess.CompletedProcess[str], float]:
     code = PRELUDE + textwrap.dedent(SCRIPTS[name])
     start = time.monotonic()
     p = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code],
@@ -151,7 +152,8 @@ def run_script(name):
 
 
 class TestExit(unittest.TestCase):
-    def check(self, name, status=0, runs=3, finalized=None):
+    def check(self, name: str, status: int = 0, runs: int = 3,
+              finalized: Optional[int] = None) -> subprocess.CompletedProcess[str]:
         for _ in range(runs):
             p, elapsed = run_script(name)
             detail = "%s: status %s\n--- stdout\n%s--- stderr\n%s" % (
@@ -166,27 +168,27 @@ class TestExit(unittest.TestCase):
                 self.assertEqual(p.stdout.count("finalized"), finalized, detail)
         return p
 
-    def test_leave_running(self):
+    def test_leave_running(self) -> None:
         p = self.check("leave_running", finalized=10)
         self.assertEqual(p.stdout.count("finalized 500"), 10)
 
-    def test_busy_handlers(self):
+    def test_busy_handlers(self) -> None:
         p = self.check("busy_handlers", finalized=4)
         self.assertEqual(p.stdout.count("finalized 5"), 4)
 
-    def test_daemon_waiter(self):
+    def test_daemon_waiter(self) -> None:
         self.check("daemon_waiter", finalized=1)
 
-    def test_asyncio_pending(self):
+    def test_asyncio_pending(self) -> None:
         self.check("asyncio_pending", finalized=1)
 
-    def test_runtime_dropped_on_worker(self):
+    def test_runtime_dropped_on_worker(self) -> None:
         self.check("runtime_dropped_on_worker", finalized=1)
 
-    def test_uncaught_exception(self):
+    def test_uncaught_exception(self) -> None:
         self.check("uncaught_exception", status=3, finalized=1)
 
-    def test_plugins_present(self):
+    def test_plugins_present(self) -> None:
         # The scenarios above are weaker without the plugins: say so.
         if not (CALCULATOR and TEST_PLUGIN):
             self.skipTest("plugins not built: exit scenarios ran without C actors")
@@ -252,28 +254,36 @@ BOUNDED = {
 }
 
 
-def start_script(body):
+def start_script(body: str) -> subprocess.Popen[str]:
     code = PRELUDE + textwrap.dedent(body)
     return subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", code],
                             env=subprocess_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
-def bounded(seconds):
+def bounded(seconds: float) -> float:
     return min(30.0, limit(seconds))
 
 
+def pipes(p: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    """p's stdout and stderr (both pipes)."""
+    assert p.stdout is not None and p.stderr is not None
+    return p.stdout, p.stderr
+
+
 class TestBoundedExit(unittest.TestCase):
-    def finish(self, p, seconds, max_rss=1 << 30):
+    def finish(self, p: subprocess.Popen[str], seconds: float,
+               max_rss: int = 1 << 30) -> tuple[str, str, float, int]:
         """Waits for p (killed after `seconds`, or once its RSS passes
         `max_rss`); returns (stdout, stderr, elapsed, max RSS in bytes).
         Only os.wait4 reaps p (for its rusage); threads read its pipes."""
         start = time.monotonic()
+        stdout, stderr = pipes(p)
         timer = threading.Timer(seconds, p.kill)
         timer.start()
         stop = threading.Event()
 
-        def watch_rss():
+        def watch_rss() -> None:
             page = os.sysconf("SC_PAGE_SIZE")
             while not stop.wait(0.05):
                 try:
@@ -285,8 +295,8 @@ class TestBoundedExit(unittest.TestCase):
                     p.kill()
                     return
         out, err = [], []
-        readers = [threading.Thread(target=lambda: out.append(p.stdout.read())),
-                   threading.Thread(target=lambda: err.append(p.stderr.read())),
+        readers = [threading.Thread(target=lambda: out.append(stdout.read())),
+                   threading.Thread(target=lambda: err.append(stderr.read())),
                    threading.Thread(target=watch_rss, daemon=True)]
         for t in readers:
             t.start()
@@ -298,11 +308,11 @@ class TestBoundedExit(unittest.TestCase):
         finally:
             timer.cancel()
             stop.set()
-            p.stdout.close()
-            p.stderr.close()
+            stdout.close()
+            stderr.close()
         return "".join(out), "".join(err), time.monotonic() - start, ru.ru_maxrss * 1024
 
-    def check_clean(self, p, out, err):
+    def check_clean(self, p: subprocess.Popen[str], out: str, err: str) -> str:
         detail = "status %s\n--- stdout\n%s--- stderr\n%s" % (p.returncode, out, err)
         self.assertNotEqual(p.returncode, -signal.SIGKILL, "hung: killed\n" + detail)
         for bad in ("Fatal Python error", "Segmentation", "AddressSanitizer",
@@ -310,7 +320,7 @@ class TestBoundedExit(unittest.TestCase):
             self.assertNotIn(bad, err, detail)
         return detail
 
-    def test_stubborn_actor_bounded(self):
+    def test_stubborn_actor_bounded(self) -> None:
         p = start_script(BOUNDED["stubborn"])
         out, err, elapsed, _ = self.finish(p, bounded(20))
         detail = self.check_clean(p, out, err)
@@ -320,7 +330,7 @@ class TestBoundedExit(unittest.TestCase):
         self.assertIn("did not stop within 1 s: Stubborn (1)", err, detail)
         self.assertLess(elapsed, limit(1) + limit(4), detail)
 
-    def test_stubborn_actors_named_with_counts(self):
+    def test_stubborn_actors_named_with_counts(self) -> None:
         p = start_script(BOUNDED["stubborn_with_c"])
         out, err, elapsed, _ = self.finish(p, bounded(20))
         detail = self.check_clean(p, out, err)
@@ -328,7 +338,7 @@ class TestBoundedExit(unittest.TestCase):
         self.assertIn("Stubborn (2)", err, detail)
         self.assertEqual(err.count("did not stop"), 1, detail)
 
-    def test_daemon_sender_refused_at_exit(self):
+    def test_daemon_sender_refused_at_exit(self) -> None:
         # Was: the interrupt queued behind ~0.5 M events while the sender
         # added ~2 M/s: a minute to exit, RSS growing ~100 MB/s. The exit
         # now drains what was queued and is done: well within the exit
@@ -343,7 +353,7 @@ class TestBoundedExit(unittest.TestCase):
         self.assertLess(elapsed, limit(10), detail)
         self.assertLess(maxrss, 1 << 30, detail)
 
-    def test_second_ctrl_c_ends_the_exit_wait(self):
+    def test_second_ctrl_c_ends_the_exit_wait(self) -> None:
         # Exit while a handler still runs (a long sleep inside it): the
         # first Ctrl-C ends the script, the exit waits for the handler (no
         # time limit set), a second Ctrl-C ends that wait and the process.
@@ -363,13 +373,14 @@ class TestBoundedExit(unittest.TestCase):
             threading.Event().wait()
         """)
         lines, errs = [], []
-        err_reader = threading.Thread(target=lambda: errs.append(p.stderr.read()))
+        stdout, stderr = pipes(p)
+        err_reader = threading.Thread(target=lambda: errs.append(stderr.read()))
         err_reader.start()
 
-        def wait_line(text, seconds):
+        def wait_line(text: str, seconds: float) -> bool:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
-                line = p.stdout.readline()
+                line = stdout.readline()
                 if not line:
                     break
                 lines.append(line)
@@ -388,7 +399,7 @@ class TestBoundedExit(unittest.TestCase):
                           % ("".join(lines), "".join(errs)))
             start = time.monotonic()
             p.send_signal(signal.SIGINT)  # second: ends the exit's wait
-            out = p.stdout.read()
+            out = stdout.read()
             p.wait(bounded(20))
             elapsed = time.monotonic() - start
             err_reader.join(bounded(5))

@@ -3,6 +3,7 @@ supervisors (a Python class next to a C class in one tree), names."""
 
 import itertools
 import unittest
+from typing import Optional
 
 import actor
 from _util import load_all, need_test_plugin
@@ -18,48 +19,48 @@ _made = itertools.count(1)
 class Worker(actor.Actor):
     """Each instance gets a serial number: a restart makes a fresh one."""
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.serial = next(_made)
         self.calls = 0
 
     @actor.on_event("Fa.Crash")
-    def crash(self, ctx, code):
+    def crash(self, ctx: actor.Context, code: int) -> None:
         if code:
             ctx.fail(code)
         else:
             ctx.stop()
 
     @actor.on_request("Fa.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         self.calls += 1
         return self.serial * 1000 + self.calls
 
 
 class Watcher(actor.Actor):
-    def __init__(self, target=None):
+    def __init__(self, target: actor.Address) -> None:
         self.target = target
-        self.downs = []
+        self.downs: list[tuple[actor.Address, int]] = []
 
     @actor.on_event("Fa.Watch")
-    def watch(self, ctx):
+    def watch(self, ctx: actor.Context) -> None:
         ctx.monitor(self.target)
 
     @actor.on_event("Fa.Unwatch")
-    def unwatch(self, ctx):
+    def unwatch(self, ctx: actor.Context) -> None:
         ctx.demonitor(self.target)
 
     @actor.on_down
-    def down(self, ctx, who, reason):
+    def down(self, ctx: actor.Context, who: actor.Address, reason: int) -> None:
         self.downs.append((who, reason))
 
 
 class NoDown(actor.Actor):
-    def __init__(self, target=None):
+    def __init__(self, target: actor.Address) -> None:
         self.target = target
-        self.error = None
+        self.error: Optional[actor.ActorError] = None
 
     @actor.on_event("Fa.Watch")
-    def watch(self, ctx):
+    def watch(self, ctx: actor.Context) -> None:
         try:
             ctx.monitor(self.target)
         except actor.ActorError as e:
@@ -68,14 +69,14 @@ class NoDown(actor.Actor):
 
 class FailureTest(unittest.TestCase):
 
-    def setUp(self):
+    def setUp(self) -> None:
         load_all()
         self.rt = actor.Runtime(manual=True, seed=11)
 
-    def tearDown(self):
+    def tearDown(self) -> None:
         self.rt.close()
 
-    def test_exit_reason_and_fail(self):
+    def test_exit_reason_and_fail(self) -> None:
         rt = self.rt
         a = rt.spawn(Worker)
         b = rt.spawn(Worker)
@@ -88,7 +89,7 @@ class FailureTest(unittest.TestCase):
         self.assertEqual(b.exit_reason, 0)
         self.assertTrue(a.done and b.done)
 
-    def test_monitor(self):
+    def test_monitor(self) -> None:
         rt = self.rt
         target = rt.spawn(Worker)
         w = Watcher(target)
@@ -121,7 +122,7 @@ class FailureTest(unittest.TestCase):
         self.assertIsInstance(n.error, actor.NoHandler)
 
     @need_test_plugin
-    def test_supervisor_python_and_c_children(self):
+    def test_supervisor_python_and_c_children(self) -> None:
         rt = self.rt
         sup = rt.supervisor(strategy="one_for_one", intensity=5, period=10.0)
         self.assertIsInstance(sup, actor.Address)
@@ -158,9 +159,9 @@ class FailureTest(unittest.TestCase):
         with self.assertRaises(actor.NotFound):
             sup.stop_child(py)
         with self.assertRaises(ValueError):
-            sup.start_child(Worker, restart="sometimes")
+            sup.start_child(Worker, restart="sometimes")  # type: ignore[arg-type]
 
-    def test_supervisor_gives_up(self):
+    def test_supervisor_gives_up(self) -> None:
         rt = self.rt
         sup = rt.supervisor(intensity=1, period=10.0)
         child = sup.start_child(Worker)
@@ -173,7 +174,7 @@ class FailureTest(unittest.TestCase):
         self.assertEqual(sup.exit_reason, 2)
         self.assertTrue(child.done)
 
-    def test_supervision_tree_escalates(self):
+    def test_supervision_tree_escalates(self) -> None:
         rt = self.rt
         top = rt.supervisor(intensity=3, period=10.0)
         sub = top.start_supervisor(intensity=0, period=10.0)
@@ -189,7 +190,7 @@ class FailureTest(unittest.TestCase):
         self.assertGreater(again // 1000, first // 1000)
         self.assertEqual(again % 1000, 1)
 
-    def test_names(self):
+    def test_names(self) -> None:
         rt = self.rt
         a = rt.spawn(Worker)
         b = rt.spawn(Worker)

@@ -4,6 +4,7 @@ send with a timeout, send_async, stats, the dead-letter hook."""
 import asyncio
 import threading
 import unittest
+from typing import Any
 
 import actor
 from _util import limit, load_all
@@ -15,15 +16,15 @@ actor.define("Fl.Sum", "", "q")
 class Small(actor.Actor):
     mailbox = (2, "reject")
 
-    def initialize(self, ctx):
-        self.got = []
+    def initialize(self, ctx: actor.Context) -> None:
+        self.got: list[int] = []
 
     @actor.on_event("Fl.Ev")
-    def ev(self, ctx, v):
+    def ev(self, ctx: actor.Context, v: int) -> None:
         self.got.append(v)
 
     @actor.on_request("Fl.Sum")
-    def sum(self, ctx):
+    def sum(self, ctx: actor.Context) -> int:
         return sum(self.got)
 
 
@@ -34,20 +35,20 @@ class Dropping(Small):
 class Gate(Small):
     """A bounded actor whose handler waits for a threading.Event: keeps its
     mailbox full until the test opens the gate."""
-    gate = None
+    gate = threading.Event()  # each test sets its own
 
     @actor.on_event("Fl.Ev")
-    def ev(self, ctx, v):
+    def ev(self, ctx: actor.Context, v: int) -> None:
         self.gate.wait(limit(10))
         self.got.append(v)
 
 
 class FlowTest(unittest.TestCase):
 
-    def setUp(self):
+    def setUp(self) -> None:
         load_all()
 
-    def test_reject_mailbox_and_stats(self):
+    def test_reject_mailbox_and_stats(self) -> None:
         with actor.Runtime(manual=True, seed=1) as rt:
             inst = Small()
             a = rt.spawn(inst)
@@ -73,7 +74,7 @@ class FlowTest(unittest.TestCase):
             self.assertEqual(rs["actors_live"], 1)
             self.assertGreaterEqual(rs["messages_handled"], 3)
 
-    def test_send_timeout_runs_out(self):
+    def test_send_timeout_runs_out(self) -> None:
         Gate.gate = threading.Event()
         try:
             with actor.Runtime(threads=1) as rt:
@@ -95,11 +96,11 @@ class FlowTest(unittest.TestCase):
         finally:
             Gate.gate.set()
 
-    def test_send_async_waits_for_room(self):
+    def test_send_async_waits_for_room(self) -> None:
         with actor.Runtime(threads=2) as rt:
             a = rt.spawn(Small)
 
-            async def main():
+            async def main() -> Any:
                 for i in range(100):
                     await a.send_async("Fl.Ev", i)
                 while True:
@@ -158,8 +159,8 @@ class FlowTest(unittest.TestCase):
             core.shim_addr_send_wait, core.shim_room_watch = real_send_wait, real_watch
             Gate.gate.set()
 
-    def test_dead_letters(self):
-        letters = []
+    def test_dead_letters(self) -> None:
+        letters: list[tuple[actor.Address, str, bytes, int]] = []
         with actor.Runtime(manual=True, seed=2) as rt:
             rt.on_dead_letter(lambda addr, t, payload, why: letters.append(
                 (addr, t, payload, why)))
@@ -187,7 +188,7 @@ class FlowTest(unittest.TestCase):
             rt.run()
             self.assertEqual([(t, w) for _, t, _, w in letters], [("Fl.Ev", actor.Closed.code)])
 
-    def test_bad_mailbox(self):
+    def test_bad_mailbox(self) -> None:
         class Bad(actor.Actor):
             mailbox = (4, "lose")
 

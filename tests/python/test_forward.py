@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 import unittest
+from typing import Any, Callable
 
 import actor
 from actor import _core
@@ -23,7 +24,7 @@ actor.define("Fw.Answer", "q")
 actor.define("Fw.Tags", "", None)
 
 
-def wait_until(cond, seconds=5):
+def wait_until(cond: Callable[[], object], seconds: float = 5) -> None:
     deadline = time.monotonic() + limit(seconds)
     while not cond():
         if time.monotonic() > deadline:
@@ -35,15 +36,15 @@ class Holder(actor.Actor):
     """Defers Fw.Hold; Fw.Answer(v) resolves what it holds (v < 0: rejects
     with code -v)."""
 
-    def __init__(self):
-        self.held = []
+    def __init__(self) -> None:
+        self.held: list[actor.Promise] = []
 
     @actor.on_request("Fw.Hold")
-    def hold(self, ctx):
+    def hold(self, ctx: actor.Context) -> None:
         self.held.append(ctx.defer())
 
     @actor.on_event("Fw.Answer")
-    def answer(self, ctx, v):
+    def answer(self, ctx: actor.Context, v: int) -> None:
         held, self.held = self.held, []
         for p in held:
             if v < 0:
@@ -52,7 +53,7 @@ class Holder(actor.Actor):
                 p.resolve(v)
 
     @actor.on_request("Fw.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return 5
 
 
@@ -60,13 +61,13 @@ class Summer(actor.Actor):
     """Fw.Go(n): asks the calculator n sums, forwards each to itself with a
     tag, answers with the total once all came back (no thread blocks)."""
 
-    def __init__(self, calc):
+    def __init__(self, calc: actor.Address) -> None:
         self.calc = calc
-        self.seen = []
-        self.tags_outside = []
+        self.seen: list[tuple[int, int, Any]] = []
+        self.tags_outside: list[int] = []
 
     @actor.on_request("Fw.Go")
-    def go(self, ctx, n):
+    def go(self, ctx: actor.Context, n: int) -> None:
         self.tags_outside.append(ctx.tag)
         self.promise = ctx.defer()
         self.n = n
@@ -74,7 +75,7 @@ class Summer(actor.Actor):
             self.calc.ask("Sum", i, 1000).forward(ctx, tag=(1 << 64) - 1 - i)
 
     @actor.on_response("Sum")
-    def on_sum(self, ctx, status, value):
+    def on_sum(self, ctx: actor.Context, status: int, value: Any) -> None:
         self.seen.append((ctx.tag, status, value))
         if len(self.seen) == self.n:
             self.promise.resolve(sum(v for _, _, v in self.seen))
@@ -83,22 +84,22 @@ class Summer(actor.Actor):
 class Collector(actor.Actor):
     """Records forwarded outcomes of Fw.Hold and Fw.Get."""
 
-    def __init__(self):
-        self.got = []
+    def __init__(self) -> None:
+        self.got: list[tuple[int, int, Any]] = []
 
     @actor.on_response("Fw.Hold")
-    def held(self, ctx, status, value):
+    def held(self, ctx: actor.Context, status: int, value: Any) -> None:
         self.got.append((ctx.tag, status, value))
 
     @actor.on_response("Fw.Get")
-    def get(self, ctx, status, value):
+    def get(self, ctx: actor.Context, status: int, value: Any) -> None:
         self.got.append((ctx.tag, status, value))
         raise ValueError("a failing on_response is logged")
 
 
 class TestForward(RuntimeCase):
     @need_calculator
-    def test_forward_to_self_with_tags(self):
+    def test_forward_to_self_with_tags(self) -> None:
         calc = self.rt.spawn("Calculator")
         inst = Summer(calc)
         s = self.rt.spawn(inst)
@@ -111,7 +112,7 @@ class TestForward(RuntimeCase):
             self.assertEqual(value, (1 << 64) - 1 - tag + 1000)
         self.assertEqual(inst.tags_outside, [0])  # ctx.tag is 0 outside on_response
 
-    def test_forward_from_outside_with_tag(self):
+    def test_forward_from_outside_with_tag(self) -> None:
         h = self.rt.spawn(Holder())
         inst = Collector()
         col = self.rt.spawn(inst)
@@ -126,7 +127,7 @@ class TestForward(RuntimeCase):
         wait_until(lambda: len(inst.got) == 1)
         self.assertEqual(inst.got, [(7, 0, 11)])
 
-    def test_failures_reach_on_response(self):
+    def test_failures_reach_on_response(self) -> None:
         h = self.rt.spawn(Holder())
         inst = Collector()
         col = self.rt.spawn(inst)
@@ -142,7 +143,7 @@ class TestForward(RuntimeCase):
         self.assertEqual((t2, s2), (2, C.ACTOR_ECANCELED))
         self.assertIsInstance(v2, actor.Canceled)
 
-    def test_failing_on_response_is_logged(self):
+    def test_failing_on_response_is_logged(self) -> None:
         h = self.rt.spawn(Holder())
         inst = Collector()
         col = self.rt.spawn(inst)
@@ -154,7 +155,7 @@ class TestForward(RuntimeCase):
         self.assertIn("on_response handler of 'Fw.Get' raised", "\n".join(logs.output))
         self.assertEqual(inst.got, [(0, 0, 5), (2, 0, 5)])
 
-    def test_forward_errors(self):
+    def test_forward_errors(self) -> None:
         h = self.rt.spawn(Holder())
         col = self.rt.spawn(Collector())
         r = h.ask("Fw.Get")
@@ -162,12 +163,12 @@ class TestForward(RuntimeCase):
             r.forward(h)  # Holder has no on_response for Fw.Get
         self.assertEqual(r.result(limit(5)), 5)  # not consumed by the failure
         with self.assertRaises(TypeError):
-            h.ask("Fw.Get").forward("not an address")
+            h.ask("Fw.Get").forward("not an address")  # type: ignore[arg-type]
         for bad in (-1, 1 << 64):
             with self.assertRaises(ValueError):
                 h.ask("Fw.Get").forward(col, tag=bad)
         with self.assertRaises(TypeError):
-            h.ask("Fw.Get").forward(col, tag=1.5)
+            h.ask("Fw.Get").forward(col, tag=1.5)  # type: ignore[arg-type]
         r = h.ask("Fw.Hold")
         r.forward(col)
         with self.assertRaises(actor.InvalidArgument):
@@ -185,11 +186,11 @@ class TestForward(RuntimeCase):
         with self.assertRaises(actor.Closed):
             released.forward(c2)
 
-    def test_forward_of_an_awaited_responder_is_refused(self):
+    def test_forward_of_an_awaited_responder_is_refused(self) -> None:
         h = self.rt.spawn(Holder())
         col = self.rt.spawn(Collector())
 
-        async def main():
+        async def main() -> None:
             r = h.ask("Fw.Hold")
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(r, 0.01)
@@ -198,19 +199,19 @@ class TestForward(RuntimeCase):
         asyncio.run(main())
 
     @need_calculator
-    def test_example_flow_in_process(self):
+    def test_example_flow_in_process(self) -> None:
         # The flow of examples/calculator_forward.py (also run by ctest).
-        out = []
+        out: list[str] = []
 
         class User(actor.Actor):
-            def __init__(self, calc):
+            def __init__(self, calc: actor.Address) -> None:
                 self.calc = calc
 
-            def initialize(self, ctx):
+            def initialize(self, ctx: actor.Context) -> None:
                 self.calc.ask("Sum", 1, 2).forward(ctx)
 
             @actor.on_response("Sum")
-            def on_sum(self, ctx, status, value):
+            def on_sum(self, ctx: actor.Context, status: int, value: Any) -> None:
                 out.append("Sum: %d" % value)
                 ctx.stop()
         calc = self.rt.spawn("Calculator")
@@ -220,10 +221,10 @@ class TestForward(RuntimeCase):
 
 
 class TestThen(RuntimeCase):
-    def test_then_runs_on_the_completing_thread(self):
+    def test_then_runs_on_the_completing_thread(self) -> None:
         h = self.rt.spawn(Holder())
         r = h.ask("Fw.Hold")
-        seen = []
+        seen: list[tuple[Any, int]] = []
         r.then(lambda x: seen.append((x.result(), threading.get_ident())))
         r.then(lambda x: seen.append(("second", threading.get_ident())))
         self.assertEqual(seen, [])
@@ -233,27 +234,27 @@ class TestThen(RuntimeCase):
         self.assertEqual(seen[1][0], "second")  # in the order given
         self.assertNotEqual(seen[0][1], threading.get_ident())  # a worker of the runtime
 
-    def test_then_on_complete_runs_at_once(self):
+    def test_then_on_complete_runs_at_once(self) -> None:
         h = self.rt.spawn(Holder())
         r = h.ask("Fw.Get")
         self.assertEqual(r.result(limit(5)), 5)
-        seen = []
+        seen: list[actor.Responder] = []
         r.then(seen.append)
         self.assertEqual(seen, [r])
         with self.assertRaises(TypeError):
-            r.then(42)
+            r.then(42)  # type: ignore[arg-type]
 
-    def test_then_from_many_threads(self):
+    def test_then_from_many_threads(self) -> None:
         h = self.rt.spawn(Holder())
         n_threads, per = 4, 200
-        got = []
+        got: list[int] = []
         lock = threading.Lock()
 
-        def add(r):
+        def add(r: actor.Responder) -> None:
             with lock:
                 got.append(r.result())
 
-        def ask_many():
+        def ask_many() -> None:
             for _ in range(per):
                 h.ask("Fw.Get").then(add)
         ts = [threading.Thread(target=ask_many) for _ in range(n_threads)]
@@ -264,15 +265,15 @@ class TestThen(RuntimeCase):
         wait_until(lambda: len(got) == n_threads * per)
         self.assertEqual(set(got), {5})
 
-    def test_then_inside_a_handler(self):
+    def test_then_inside_a_handler(self) -> None:
         # The way to use an answer inside an actor without blocking: defer,
         # ask, answer from then().
         class Proxy(actor.Actor):
-            def __init__(self, target):
+            def __init__(self, target: actor.Address) -> None:
                 self.target = target
 
             @actor.on_request("Fw.Go")
-            def go(self, ctx, k):
+            def go(self, ctx: actor.Context, k: int) -> None:
                 p = ctx.defer()
                 self.target.ask("Fw.Get").then(lambda r: p.resolve(r.result() * k))
         h = self.rt.spawn(Holder())
@@ -280,12 +281,12 @@ class TestThen(RuntimeCase):
         self.assertEqual([px.ask("Fw.Go", k).result(limit(5)) for k in range(5)],
                          [5 * k for k in range(5)])
 
-    def test_then_exceptions_are_logged(self):
+    def test_then_exceptions_are_logged(self) -> None:
         h = self.rt.spawn(Holder())
         r = h.ask("Fw.Hold")
-        ran = []
+        ran: list[int] = []
 
-        def bad(x):
+        def bad(x: actor.Responder) -> None:
             ran.append(1)
             raise RuntimeError("boom")
         with self.assertLogs("actor", level="ERROR") as logs:
@@ -296,12 +297,12 @@ class TestThen(RuntimeCase):
         self.assertIn("then() callback", "\n".join(logs.output))
         self.assertEqual(ran, [1, 2])
 
-    def test_then_then_await(self):
+    def test_then_then_await(self) -> None:
         h = self.rt.spawn(Holder())
 
-        async def main():
+        async def main() -> Any:
             r = h.ask("Fw.Hold")
-            seen = []
+            seen: list[actor.Responder] = []
             r.then(seen.append)
             asyncio.get_running_loop().call_later(0.01, h.send, "Fw.Answer", 8)
             v = await asyncio.wait_for(r, limit(5))
@@ -310,10 +311,10 @@ class TestThen(RuntimeCase):
         self.assertEqual(v, 8)
         self.assertEqual(len(seen), 1)
 
-    def test_then_after_await_is_refused_while_pending(self):
+    def test_then_after_await_is_refused_while_pending(self) -> None:
         h = self.rt.spawn(Holder())
 
-        async def main():
+        async def main() -> None:
             r = h.ask("Fw.Hold")
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(r, 0.01)
@@ -322,18 +323,18 @@ class TestThen(RuntimeCase):
             r2 = r.again()
             h.send("Fw.Answer", 4)
             self.assertEqual(await asyncio.wait_for(r2, limit(5)), 4)
-            seen = []
+            seen: list[actor.Responder] = []
             r2.then(seen.append)  # complete: at once
             self.assertEqual(seen, [r2])
         asyncio.run(main())
 
-    def test_then_sees_the_outcome_after_a_cancel(self):
+    def test_then_sees_the_outcome_after_a_cancel(self) -> None:
         # then() before a cancelled wait: fn gets a responder of the request
         # that is not cancelled (the real outcome).
         h = self.rt.spawn(Holder())
-        seen = []
+        seen: list[Any] = []
 
-        async def main():
+        async def main() -> None:
             r = h.ask("Fw.Hold")
             r.then(lambda x: seen.append(x.result()))
             with self.assertRaises(asyncio.TimeoutError):
@@ -346,12 +347,12 @@ class TestThen(RuntimeCase):
 
 
 class TestDocstrings(unittest.TestCase):
-    def test_done_property_and_method(self):
+    def test_done_property_and_method(self) -> None:
         self.assertIsInstance(vars(actor.Address)["done"], property)
-        self.assertIn("Responder.done()", actor.Address.done.__doc__)
-        self.assertIn("Address.done", actor.Responder.done.__doc__)
-        self.assertIn("property", actor.Responder.done.__doc__)
-        self.assertIn("done() is a method", actor.Responder.__doc__)
+        self.assertIn("Responder.done()", actor.Address.done.__doc__ or "")
+        self.assertIn("Address.done", actor.Responder.done.__doc__ or "")
+        self.assertIn("property", actor.Responder.done.__doc__ or "")
+        self.assertIn("done() is a method", actor.Responder.__doc__ or "")
 
 
 if __name__ == "__main__":

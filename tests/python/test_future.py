@@ -9,6 +9,7 @@ import gc
 import threading
 import unittest
 import weakref
+from typing import Any, Awaitable, Callable, TypeVar
 
 import actor
 from actor import _core
@@ -16,18 +17,20 @@ from actor import _runtime
 from _util import RuntimeCase, limit, need_calculator, need_test_plugin
 
 C = getattr(_core, "__core")
+T = TypeVar("T")
 
 
-def run(coro, seconds=10):
-    async def bounded():
+def run(coro: Awaitable[T], seconds: float = 10) -> T:
+    async def bounded() -> T:
         return await asyncio.wait_for(coro, limit(seconds))
     return asyncio.run(bounded())
 
 
-def queue_pending():
+def queue_pending() -> int:
     """Responders registered with the running loop's queue (waiting for C)."""
     q = _runtime._queues.get(asyncio.get_running_loop())
-    return 0 if q is None else q.pending
+    n: int = 0 if q is None else q.pending
+    return n
 
 
 var = contextvars.ContextVar("var", default="unset")
@@ -35,14 +38,14 @@ var = contextvars.ContextVar("var", default="unset")
 
 class TestProtocol(RuntimeCase):
     @need_calculator
-    def test_isfuture(self):
+    def test_isfuture(self) -> None:
         calc = self.rt.spawn("Calculator")
         r = calc.ask("Sum", 1, 2)
         self.assertTrue(asyncio.isfuture(r))
         self.assertIs(r._asyncio_future_blocking, False)
         self.assertIsInstance(r, actor.Responder)
 
-        async def main():
+        async def main() -> Any:
             self.assertIs(asyncio.ensure_future(r), r)  # no Task made
             self.assertIs(r.get_loop(), asyncio.get_running_loop())
             return await r
@@ -53,10 +56,10 @@ class TestProtocol(RuntimeCase):
         self.assertFalse(r.cancelled())
 
     @need_calculator
-    def test_gather_makes_no_task(self):
+    def test_gather_makes_no_task(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> Any:
             before = len(asyncio.all_tasks())
             rs = [calc.ask("Sum", i, 1) for i in range(500)]
             g = asyncio.gather(*rs)
@@ -67,19 +70,19 @@ class TestProtocol(RuntimeCase):
         self.assertEqual(run(main()), [i + 1 for i in range(500)])
 
     @need_calculator
-    def test_gather_same_responder_twice(self):
+    def test_gather_same_responder_twice(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> Any:
             r = calc.ask("Sum", 2, 2)
             return await asyncio.gather(r, r, calc.ask("Sum", 1, 1))
         self.assertEqual(run(main()), [4, 4, 2])
 
     @need_test_plugin
-    def test_gather_errors(self):
+    def test_gather_errors(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             rs = [echo.ask("Echo.Slow", 5), echo.ask("Echo.Fail", 7), echo.ask("Echo.Fail", 0)]
             out = await asyncio.gather(*rs, return_exceptions=True)
             self.assertEqual(out[0], 5)
@@ -91,11 +94,11 @@ class TestProtocol(RuntimeCase):
         run(main())
 
     @need_test_plugin
-    def test_wait(self):
+    def test_wait(self) -> None:
         echo = self.rt.spawn("Echo")
         holder = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             fast = echo.ask("Echo.Slow", 1)
             held = holder.ask("Echo.Hold")
             done, pending = await asyncio.wait({fast, held}, timeout=limit(5),
@@ -114,11 +117,11 @@ class TestProtocol(RuntimeCase):
         self.assertEqual(run(main()), 1)
 
     @need_test_plugin
-    def test_wait_for_timeout_then_the_reply(self):
+    def test_wait_for_timeout_then_the_reply(self) -> None:
         echo = self.rt.spawn("Echo")
         ms = int(limit(200))
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", ms)
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(r, 0.01)
@@ -143,10 +146,10 @@ class TestProtocol(RuntimeCase):
         self.assertEqual(r.result(), ms)
 
     @need_test_plugin
-    def test_wait_for_timeout_then_sync_wait(self):
+    def test_wait_for_timeout_then_sync_wait(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(100)))
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(r, 0.005)
@@ -157,16 +160,16 @@ class TestProtocol(RuntimeCase):
             C.shim_responder_wait(r._ptr, 10)
         self.assertEqual(r.status, C.ACTOR_OK)
 
-        async def again():
+        async def again() -> Any:
             return await r.again()  # another loop: an idle responder moves to it
         self.assertEqual(run(again()), int(limit(100)))
 
     @need_test_plugin
-    def test_cancel_the_awaiting_task(self):
+    def test_cancel_the_awaiting_task(self) -> None:
         echo = self.rt.spawn("Echo")
         held = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             r = held.ask("Echo.Hold")
             t = asyncio.ensure_future(self._await(r))
             await asyncio.sleep(0)
@@ -189,28 +192,28 @@ class TestProtocol(RuntimeCase):
                 await r.again()
         run(main())
 
-    async def _await(self, r):
+    async def _await(self, r: actor.Responder) -> Any:
         return await r
 
     @need_test_plugin
-    def test_timeout_context_manager(self):
+    def test_timeout_context_manager(self) -> None:
         if not hasattr(asyncio, "timeout"):
             self.skipTest("asyncio.timeout is 3.11+")
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(100)))
             with self.assertRaises(TimeoutError):
-                async with asyncio.timeout(0.005):
+                async with asyncio.timeout(0.005):  # type: ignore[attr-defined]  # 3.11+
                     await r
             return await r.again()
         self.assertEqual(run(main()), int(limit(100)))
 
     @need_test_plugin
-    def test_shield(self):
+    def test_shield(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(50)))
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(r), 0.005)
@@ -219,11 +222,11 @@ class TestProtocol(RuntimeCase):
         self.assertEqual(run(main()), int(limit(50)))
 
     @need_calculator
-    def test_as_completed(self):
+    def test_as_completed(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
-            out = []
+        async def main() -> Any:
+            out: list[int] = []
             for f in asyncio.as_completed([calc.ask("Sum", i, 1) for i in range(50)]):
                 out.append(await f)
             return sorted(out)
@@ -232,10 +235,10 @@ class TestProtocol(RuntimeCase):
 
 class TestCallbacks(RuntimeCase):
     @need_calculator
-    def test_called_from_the_loop_once(self):
+    def test_called_from_the_loop_once(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> None:
             r = calc.ask("Sum", 1, 1)
             r.result(limit(1))  # complete already
             calls = []
@@ -256,14 +259,14 @@ class TestCallbacks(RuntimeCase):
         run(main())
 
     @need_test_plugin
-    def test_order_context_and_remove(self):
+    def test_order_context_and_remove(self) -> None:
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             r = echo.ask("Echo.Slow", 20)
-            seen = []
+            seen: list[tuple[str, str, Any]] = []
 
-            def cb(tag):
+            def cb(tag: str) -> Callable[[actor.Responder], None]:
                 return lambda f: seen.append((tag, var.get(), f.result()))
             var.set("A")
             a = cb("a")
@@ -281,10 +284,10 @@ class TestCallbacks(RuntimeCase):
         run(main())
 
     @need_test_plugin
-    def test_remove_lets_it_go(self):
+    def test_remove_lets_it_go(self) -> None:
         holder = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             r = holder.ask("Echo.Hold")
             cb = lambda f: None  # noqa: E731
             r.add_done_callback(cb)
@@ -300,17 +303,17 @@ class TestCallbacks(RuntimeCase):
         holder.join(limit(2))
 
     @need_calculator
-    def test_raising_callback_goes_to_the_handler(self):
+    def test_raising_callback_goes_to_the_handler(self) -> None:
         calc = self.rt.spawn("Calculator")
 
-        async def main():
+        async def main() -> None:
             loop = asyncio.get_running_loop()
-            errors = []
+            errors: list[dict[str, Any]] = []
             loop.set_exception_handler(lambda lp, ctx: errors.append(ctx))
             r = calc.ask("Sum", 1, 2)
-            seen = []
+            seen: list[actor.Responder] = []
 
-            def bad(f):
+            def bad(f: actor.Responder) -> None:
                 raise ValueError("boom")
             r.add_done_callback(bad)
             r.add_done_callback(seen.append)
@@ -326,16 +329,16 @@ class TestCallbacks(RuntimeCase):
         run(main())
 
     @need_calculator
-    def test_system_exit_in_a_callback(self):
+    def test_system_exit_in_a_callback(self) -> None:
         calc = self.rt.spawn("Calculator")
         loop = asyncio.new_event_loop()
         try:
             rs = [calc.ask("Sum", i, 0) for i in range(3)]
             for r in rs:
                 r.result(limit(1))
-            seen = []
+            seen: list[actor.Responder] = []
 
-            def leave(f):
+            def leave(f: actor.Responder) -> None:
                 raise SystemExit(5)
             asyncio.set_event_loop(loop)
             rs[0].add_done_callback(seen.append)
@@ -351,17 +354,17 @@ class TestCallbacks(RuntimeCase):
             asyncio.set_event_loop(None)
             loop.close()
 
-    def test_bad_arguments(self):
+    def test_bad_arguments(self) -> None:
         a = self.rt.spawn(Answerer())
         r = a.ask("Fut.Get")
         with self.assertRaises(TypeError):
-            r.add_done_callback()
+            r.add_done_callback()  # type: ignore[call-arg]
         with self.assertRaises(TypeError):
-            r.add_done_callback(print, ctx=None)
+            r.add_done_callback(print, ctx=None)  # type: ignore[call-arg]
         with self.assertRaises(TypeError):
-            r.cancel(1, 2)
+            r.cancel(1, 2)  # type: ignore[call-arg]
         with self.assertRaises(TypeError):
-            r.result(1, 2)
+            r.result(1, 2)  # type: ignore[call-arg]
         self.assertEqual(r.result(limit(1)), 1)
 
 
@@ -370,18 +373,18 @@ actor.define("Fut.Get", "", "q")
 
 class Answerer(actor.Actor):
     @actor.on_request("Fut.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return 1
 
 
 class TestCancel(RuntimeCase):
     @need_test_plugin
-    def test_cancel_states(self):
+    def test_cancel_states(self) -> None:
         holder = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> None:
             r = holder.ask("Echo.Hold")
-            seen = []
+            seen: list[bool] = []
             r.add_done_callback(lambda f: seen.append(f.cancelled()))
             self.assertTrue(r.cancel("why"))
             self.assertFalse(r.cancel())  # already
@@ -394,7 +397,7 @@ class TestCancel(RuntimeCase):
                 r.exception()
             await asyncio.sleep(0)
             self.assertEqual(seen, [True])
-            late = []
+            late: list[actor.Responder] = []
             r.add_done_callback(late.append)  # cancelled: scheduled at once
             await asyncio.sleep(0)
             self.assertEqual(late, [r])
@@ -408,7 +411,7 @@ class TestCancel(RuntimeCase):
         run(main())
 
     @need_calculator
-    def test_cancel_complete_is_false(self):
+    def test_cancel_complete_is_false(self) -> None:
         calc = self.rt.spawn("Calculator")
         r = calc.ask("Sum", 1, 1)
         r.result(limit(1))
@@ -416,11 +419,11 @@ class TestCancel(RuntimeCase):
         self.assertFalse(r.cancelled())
 
     @need_test_plugin
-    def test_cancelled_gather_leaks_nothing(self):
+    def test_cancelled_gather_leaks_nothing(self) -> None:
         holders = [self.rt.spawn("Echo") for _ in range(4)]
-        refs = []
+        refs: list[weakref.ref[actor.Responder]] = []
 
-        async def main():
+        async def main() -> None:
             rs = [h.ask("Echo.Hold") for h in holders for _ in range(50)]
             refs.extend(weakref.ref(r) for r in rs)
             g = asyncio.gather(*rs)
@@ -440,16 +443,16 @@ class TestCancel(RuntimeCase):
             h.join(limit(2))
 
     @need_test_plugin
-    def test_pending_waiters_stay_alive(self):
+    def test_pending_waiters_stay_alive(self) -> None:
         # A task awaiting a responder that nobody else references is kept
         # alive by the loop's queue until the reply comes.
         echo = self.rt.spawn("Echo")
-        out = []
+        out: list[int] = []
 
-        async def waiter():
+        async def waiter() -> None:
             out.append(await echo.ask("Echo.Slow", int(limit(30))))
 
-        async def main():
+        async def main() -> None:
             asyncio.ensure_future(waiter())  # no reference kept
             await asyncio.sleep(0)
             gc.collect()
@@ -461,15 +464,15 @@ class TestCancel(RuntimeCase):
         self.assertEqual(out, [int(limit(30))])
 
     @need_test_plugin
-    def test_two_awaiters_one_cancelled(self):
+    def test_two_awaiters_one_cancelled(self) -> None:
         # Like two tasks awaiting one asyncio future: cancelling one awaiter
         # cancels the shared wait; r.again() waits for the request again.
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(50)))
 
-            async def wait():
+            async def wait() -> Any:
                 return await r
             t1, t2 = asyncio.ensure_future(wait()), asyncio.ensure_future(wait())
             await asyncio.sleep(0)
@@ -479,29 +482,29 @@ class TestCancel(RuntimeCase):
             self.assertIsInstance(res[1], asyncio.CancelledError)
             r2 = r.again()
 
-            async def wait2():
+            async def wait2() -> Any:
                 return await r2
             return await asyncio.gather(wait2(), wait2())
         self.assertEqual(run(main()), [int(limit(50))] * 2)
 
     @need_test_plugin
-    def test_again_right_after_a_cancel(self):
+    def test_again_right_after_a_cancel(self) -> None:
         # cancel() then at once a fresh responder awaited by another task:
         # the first awaiter still sees its CancelledError; the second gets
         # the reply.
         echo = self.rt.spawn("Echo")
 
-        async def main():
+        async def main() -> Any:
             r = echo.ask("Echo.Slow", int(limit(30)))
 
-            async def wait():
+            async def wait() -> Any:
                 return await r
             t1 = asyncio.ensure_future(wait())
             await asyncio.sleep(0)
             t1.cancel()  # r.cancel(): t1's wake-up is queued
             r2 = r.again()
 
-            async def wait2():
+            async def wait2() -> Any:
                 return await r2
             t2 = asyncio.ensure_future(wait2())
             res = await asyncio.gather(t1, t2, return_exceptions=True)
@@ -512,23 +515,23 @@ class TestCancel(RuntimeCase):
 
 class TestLoops(RuntimeCase):
     @need_calculator
-    def test_complete_responder_moves_between_loops(self):
+    def test_complete_responder_moves_between_loops(self) -> None:
         calc = self.rt.spawn("Calculator")
         r = calc.ask("Sum", 3, 4)
 
-        async def main():
+        async def main() -> Any:
             return await asyncio.gather(calc.ask("Sum", 0, 0), r)
         self.assertEqual(run(main()), [0, 7])
         self.assertEqual(run(main()), [0, 7])  # another loop
 
     @need_calculator
-    def test_alternating_live_loops(self):
+    def test_alternating_live_loops(self) -> None:
         # Two loops alive in one thread, run in turn: each responder binds to
         # the loop running when it is first used there, never to the other.
         calc = self.rt.spawn("Calculator")
         loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
         try:
-            async def main(k):
+            async def main(k: int) -> Any:
                 loop = asyncio.get_running_loop()
                 rs = [calc.ask("Sum", k, j) for j in range(100)]
                 out = await asyncio.gather(*rs)
@@ -542,7 +545,7 @@ class TestLoops(RuntimeCase):
                 lp.close()
 
     @need_calculator
-    def test_run_until_complete_with_the_current_loop(self):
+    def test_run_until_complete_with_the_current_loop(self) -> None:
         # Outside a running loop a responder binds to the thread's current
         # event loop (as asyncio.Future() does), so run_until_complete(r)
         # works with that loop.
@@ -559,16 +562,16 @@ class TestLoops(RuntimeCase):
             loop.close()
 
     @need_test_plugin
-    def test_pending_responder_is_watched_by_one_loop(self):
+    def test_pending_responder_is_watched_by_one_loop(self) -> None:
         holder = self.rt.spawn("Echo")
         r = holder.ask("Echo.Hold")
 
-        async def first():
+        async def first() -> None:
             with self.assertRaises(asyncio.TimeoutError):
                 await asyncio.wait_for(self._await(r), 0.005)
         run(first())
 
-        async def second():
+        async def second() -> None:
             await r.again()
         with self.assertRaises(RuntimeError):  # watched by a loop that is gone
             run(second())
@@ -578,17 +581,17 @@ class TestLoops(RuntimeCase):
         with self.assertRaises(actor.Canceled):
             r.again().result(limit(2))
 
-    async def _await(self, r):
+    async def _await(self, r: actor.Responder) -> Any:
         return await r
 
     @need_calculator
-    def test_loops_in_threads(self):
+    def test_loops_in_threads(self) -> None:
         calc = self.rt.spawn("Calculator")
-        results = {}
+        results: dict[int, Any] = {}
 
-        def worker(k):
-            async def main():
-                out = []
+        def worker(k: int) -> None:
+            async def main() -> Any:
+                out: list[int] = []
                 for b in range(5):
                     out += await asyncio.gather(*(calc.ask("Sum", k, j) for j in range(200)))
                 return out
@@ -610,7 +613,7 @@ for _c in _BOUNDS:
     actor.define("Fut.Int." + _c, _c + _c, _c)  # two fields in, one back
 
 
-def _echo(self, ctx, a, b):
+def _echo(self: Any, ctx: actor.Context, a: int, b: int) -> int:
     return a if b == 0 else b
 
 
@@ -620,7 +623,7 @@ IntEcho = type("IntEcho", (actor.Actor,), {
 
 
 class TestAsk(RuntimeCase):
-    def test_integer_fields_every_code(self):
+    def test_integer_fields_every_code(self) -> None:
         # ask packs exact ints in C and a one-integer reply is unpacked in C:
         # the same values and errors as struct.
         a = self.rt.spawn(IntEcho())
@@ -640,7 +643,7 @@ class TestAsk(RuntimeCase):
 
 class TestAskErrors(RuntimeCase):
     @need_calculator
-    def test_ask_errors(self):
+    def test_ask_errors(self) -> None:
         calc = self.rt.spawn("Calculator")
         with self.assertRaises(actor.TypeMismatch):
             calc.ask("Sum", 1)
@@ -651,12 +654,14 @@ class TestAskErrors(RuntimeCase):
         with self.assertRaises(actor.InvalidArgument):
             calc.ask("No.Such.Type", 1)
         with self.assertRaises(TypeError):
-            calc.ask(42)
+            calc.ask(42)  # type: ignore[arg-type]
         with self.assertRaises(TypeError):
-            calc.ask()
+            calc.ask()  # type: ignore[call-arg]
         with self.assertRaises(TypeError):
-            actor.Address.ask(object(), "Sum", 1, 2)
-        self.assertEqual(calc.ask(actor.find("Sum"), 1, 2).result(limit(1)), 3)
+            actor.Address.ask(object(), "Sum", 1, 2)  # type: ignore[arg-type]
+        sum_type = actor.find("Sum")
+        assert sum_type is not None
+        self.assertEqual(calc.ask(sum_type, 1, 2).result(limit(1)), 3)
         calc.release()
         with self.assertRaises(actor.Closed):
             calc.ask("Sum", 1, 2)

@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 import unittest
+from typing import Optional, Sequence
 
 from _util import CALCULATOR, SLOW, TEST_PLUGIN, limit, subprocess_env
 
@@ -62,12 +63,14 @@ CRASH_MARKS = ("Fatal Python error", "Segmentation", "AddressSanitizer", "Thread
                "runtime error", "LeakSanitizer")
 
 
-def bounded(seconds):
+def bounded(seconds: float) -> float:
     """A subprocess time limit: scaled for sanitizer builds, at most 30 s."""
     return min(30.0, limit(seconds))
 
 
-def run_script(body, seconds=10, args=(), env=None):
+def run_script(body: str, seconds: float = 10, args: Sequence[str] = (),
+               env: Optional[dict[str, str]] = None
+               ) -> tuple[subprocess.CompletedProcess[str], float]:
     code = PRELUDE + textwrap.dedent(body)
     start = time.monotonic()
     p = subprocess.run([sys.executable, "-X", "faulthandler", "-c", code] + list(args),
@@ -77,11 +80,12 @@ def run_script(body, seconds=10, args=(), env=None):
 
 
 class HostileCase(unittest.TestCase):
-    def run_ok(self, body, seconds=10, expect="ok"):
+    def run_ok(self, body: str, seconds: float = 10,
+               expect: Optional[str] = "ok") -> subprocess.CompletedProcess[str]:
         try:
             p, elapsed = run_script(body, seconds)
         except subprocess.TimeoutExpired as e:
-            self.fail("hung (killed after %.0f s)\n--- stdout\n%s\n--- stderr\n%s"
+            self.fail("hung (killed after %.0f s)\n--- stdout\n%r\n--- stderr\n%r"
                       % (e.timeout, e.stdout, e.stderr))
         detail = "status %s\n--- stdout\n%s--- stderr\n%s" % (p.returncode, p.stdout, p.stderr)
         self.assertEqual(p.returncode, 0, detail)
@@ -93,7 +97,7 @@ class HostileCase(unittest.TestCase):
 
 
 class TestTwoLoops(HostileCase):
-    def test_two_loops_wait_for(self):
+    def test_two_loops_wait_for(self) -> None:
         # One pending responder, asyncio.wait_for from event loops in two
         # threads at once, repeated (was: SIGSEGV in the queue's teardown, or
         # a loop hung). The second loop is refused with asyncio's own errors
@@ -124,7 +128,7 @@ class TestTwoLoops(HostileCase):
             print("ok")
         """, seconds=20)
 
-    def test_two_loops_await(self):
+    def test_two_loops_await(self) -> None:
         # Without wait_for: a task in each of two loops awaits the same
         # pending responder. Was: one task resumed on the other loop's
         # thread and its loop hung. Now one waits, the other gets a clear
@@ -158,7 +162,7 @@ class TestTwoLoops(HostileCase):
 
 
 class TestPlugins(HostileCase):
-    def test_huge_plugin_path(self):
+    def test_huge_plugin_path(self) -> None:
         # Was: SIGSEGV (the path went to dlopen and the log).
         self.run_ok("""
             for path in ("x" * 10_000_000, "/tmp/" + "y" * 5000, b"z" * 100_000,
@@ -239,7 +243,7 @@ FORK_BODY = """
 
 
 class TestFork(HostileCase):
-    def run_fork(self, mode):
+    def run_fork(self, mode: str) -> None:
         env = subprocess_env()
         if "TSAN_OPTIONS" in env:
             # libactor holds all its global locks across fork() (more than
@@ -250,7 +254,7 @@ class TestFork(HostileCase):
         try:
             p, elapsed = run_script(FORK_BODY, 15, args=[mode], env=env)
         except subprocess.TimeoutExpired as e:
-            self.fail("hung\n--- stdout\n%s\n--- stderr\n%s" % (e.stdout, e.stderr))
+            self.fail("hung\n--- stdout\n%r\n--- stderr\n%r" % (e.stdout, e.stderr))
         detail = "status %s\n--- stdout\n%s--- stderr\n%s" % (p.returncode, p.stdout, p.stderr)
         self.assertEqual(p.returncode, 0, detail)
         for bad in CRASH_MARKS:
@@ -260,18 +264,18 @@ class TestFork(HostileCase):
         self.assertIn("ok", p.stdout.splitlines(), detail)
         self.assertLess(elapsed, limit(8), detail)
 
-    def test_fork_no_actor_alive(self):
+    def test_fork_no_actor_alive(self) -> None:
         # Was: the child's atexit broke the parent's runtime (a new actor
         # never answered; the parent hung at exit).
         self.run_fork("idle")
 
-    def test_fork_actor_alive(self):
+    def test_fork_actor_alive(self) -> None:
         # Was: the child never exited (it waited for the parent's workers).
         self.run_fork("alive")
 
 
 class TestPromise(HostileCase):
-    def test_promise_race(self):
+    def test_promise_race(self) -> None:
         # The same Promise resolved from several threads at once (was:
         # SIGSEGV: the C promise freed by the first resolve while the second
         # was packing its reply). Exactly one answer wins; the others get
@@ -325,7 +329,7 @@ class TestPromise(HostileCase):
 
 
 class TestCancel(HostileCase):
-    def test_cancelled_stays_done(self):
+    def test_cancelled_stays_done(self) -> None:
         # A cancelled responder stays done when awaited again (was: pending
         # again, so asyncio.gather over it never completed, nor a wait_for
         # around the gather). r.again() waits for the same request.
@@ -362,7 +366,7 @@ class TestCancel(HostileCase):
 
 
 class TestDeadlock(HostileCase):
-    def test_event_loop_in_handler(self):
+    def test_event_loop_in_handler(self) -> None:
         # A handler that runs its own event loop and awaits an ask (was: a
         # deadlock: the asked actor migrated to the blocked worker). Refused
         # with Deadlock, as .result() is; with one worker the deadlock would
@@ -401,7 +405,7 @@ class TestDeadlock(HostileCase):
 
 
 class TestConstructors(HostileCase):
-    def test_no_raw_pointers(self):
+    def test_no_raw_pointers(self) -> None:
         # Was: actor.Context(0x12345, None).stop() -> SIGSEGV. No public
         # class takes a C pointer from a script.
         self.run_ok("""
@@ -468,7 +472,7 @@ CLASSES_BODY = """
 
 
 class TestClasses(HostileCase):
-    def test_classes_per_call(self):
+    def test_classes_per_call(self) -> None:
         # An Actor subclass defined in a function and spawned once per call:
         # each class and its C class are given back once the class and its
         # actor are gone (was: ~3.7 KB kept per call, RSS 95 -> 465 MB over
@@ -482,7 +486,7 @@ class TestClasses(HostileCase):
         try:
             p, elapsed = run_script(CLASSES_BODY, 30, args=[str(n)])
         except subprocess.TimeoutExpired as e:
-            self.fail("hung\n--- stdout\n%s\n--- stderr\n%s" % (e.stdout, e.stderr))
+            self.fail("hung\n--- stdout\n%r\n--- stderr\n%r" % (e.stdout, e.stderr))
         detail = "status %s\n--- stdout\n%s--- stderr\n%s" % (p.returncode, p.stdout, p.stderr)
         self.assertEqual(p.returncode, 0, detail)
         vals = dict(ln.split() for ln in p.stdout.splitlines() if " " in ln)

@@ -12,8 +12,11 @@ by name, each spawned the way C spawns a class by name) run side by side.
 import asyncio
 import logging
 import unittest
+from typing import Any, Callable, Optional, Union
 
 import actor
+import actor._core
+import actor._runtime
 from _util import RuntimeCase, limit, load_all, need_test_plugin
 
 N_TYPES = 640    # > 512 of each kind
@@ -28,21 +31,21 @@ actor.define("Lim.Count", "", "q")
 actor.define("Lim.Which", "q", "q")
 
 
-def _many_types_class():
+def _many_types_class() -> Any:
     """A class with one event and one request handler per Lim type."""
-    ns = {}
+    ns: dict[str, Any] = {}
 
-    def event_handler(i):
+    def event_handler(i: int) -> Callable[..., None]:
         @actor.on_event("Lim.E%03d" % i)
-        def handler(self, ctx, k):
+        def handler(self: Any, ctx: actor.Context, k: int) -> None:
             if k < 0:
                 raise ValueError("event %d" % i)
             self.seen.append((i, k))
         return handler
 
-    def request_handler(i):
+    def request_handler(i: int) -> Callable[..., int]:
         @actor.on_request("Lim.R%03d" % i)
-        def handler(self, ctx, k):
+        def handler(self: Any, ctx: actor.Context, k: int) -> int:
             return i * 100000 + k
         return handler
 
@@ -50,15 +53,17 @@ def _many_types_class():
         ns["on_e%03d" % i] = event_handler(i)
         ns["on_r%03d" % i] = request_handler(i)
 
-    def initialize(self, ctx):
+    def initialize(self: Any, ctx: actor.Context) -> None:
         self.seen = []
         self.failed = []
 
     @actor.on_request("Lim.Count")
-    def count(self, ctx):
+    def count(self: Any, ctx: actor.Context) -> int:
         return len(self.seen)
 
-    def fallback(self, ctx, type, error):
+    def fallback(self: Any, ctx: actor.Context, type: Optional[actor.MsgType],
+                 error: Union[BaseException, int]) -> None:
+        assert type is not None
         self.failed.append((type.name, str(error)))
 
     ns.update(initialize=initialize, count=count, fallback=fallback)
@@ -69,15 +74,15 @@ ManyTypes = _many_types_class()
 _HAVE_RELAY = actor.find("Relay.Inner") is not None
 
 
-def _class_number(j):
+def _class_number(j: int) -> Any:
     """Class j: answers Lim.Which(k) (and Relay.Inner(k)) with j * 1000 + k."""
-    def which(self, ctx, k):
+    def which(self: Any, ctx: actor.Context, k: int) -> int:
         return j * 1000 + k
 
-    def __init__(self):
+    def __init__(self: Any) -> None:
         type(self).made += 1
 
-    ns = {"actor_name": "Lim.C%03d" % j, "made": 0, "__init__": __init__,
+    ns: dict[str, Any] = {"actor_name": "Lim.C%03d" % j, "made": 0, "__init__": __init__,
           "which": actor.on_request("Lim.Which")(which)}
     if _HAVE_RELAY:
         ns["inner"] = actor.on_request("Relay.Inner")(lambda self, ctx, k: which(self, ctx, k))
@@ -87,7 +92,7 @@ def _class_number(j):
 CLASSES = [actor.register(_class_number(j)) for j in range(N_CLASSES)]
 
 
-def spawn_by_name_as_c(rt, name):
+def spawn_by_name_as_c(rt: actor.Runtime, name: str) -> actor.Address:
     """Spawns registered class `name` as C code would (actor_class_find, then
     actor_spawn with state NULL): the shim's init makes the instance."""
     core = actor._core
@@ -99,7 +104,7 @@ def spawn_by_name_as_c(rt, name):
 
 
 class TestManyTypes(RuntimeCase):
-    def test_one_class_handles_every_type(self):
+    def test_one_class_handles_every_type(self) -> None:
         inst = ManyTypes()
         a = self.rt.spawn(inst)
         self.assertEqual(len(ManyTypes._actor_rec[1]), N_TYPES)      # events
@@ -111,11 +116,11 @@ class TestManyTypes(RuntimeCase):
         for i in range(N_TYPES):
             self.assertEqual(a.ask("Lim.R%03d" % i, i).result(limit(5)), i * 100000 + i)
 
-        async def main():
+        async def main() -> list[Any]:
             return await asyncio.gather(*(a.ask("Lim.R%03d" % i, 3) for i in range(N_TYPES)))
         self.assertEqual(asyncio.run(main()), [i * 100000 + 3 for i in range(N_TYPES)])
 
-    def test_fallback_gets_the_type(self):
+    def test_fallback_gets_the_type(self) -> None:
         inst = ManyTypes()
         a = self.rt.spawn(inst)
         for i in (0, 511, 512, N_TYPES - 1):
@@ -124,10 +129,10 @@ class TestManyTypes(RuntimeCase):
         self.assertEqual(inst.failed, [("Lim.E%03d" % i, "event %d" % i)
                                        for i in (0, 511, 512, N_TYPES - 1)])
 
-    def test_several_actors_of_the_class(self):
+    def test_several_actors_of_the_class(self) -> None:
         actors = [self.rt.spawn(ManyTypes) for _ in range(4)]
 
-        async def main():
+        async def main() -> list[Any]:
             return await asyncio.gather(*(a.ask("Lim.R%03d" % i, n)
                                           for n, a in enumerate(actors)
                                           for i in range(0, N_TYPES, 7)))
@@ -136,10 +141,10 @@ class TestManyTypes(RuntimeCase):
 
 
 class TestManyClasses(RuntimeCase):
-    def test_every_class_spawned_by_name(self):
+    def test_every_class_spawned_by_name(self) -> None:
         addrs = [spawn_by_name_as_c(self.rt, "Lim.C%03d" % j) for j in range(N_CLASSES)]
 
-        async def main():
+        async def main() -> list[Any]:
             return await asyncio.gather(*(a.ask("Lim.Which", 5) for a in addrs))
         self.assertEqual(asyncio.run(main()), [j * 1000 + 5 for j in range(N_CLASSES)])
         for j, a in enumerate(addrs):
@@ -150,7 +155,7 @@ class TestManyClasses(RuntimeCase):
         for a in addrs:
             a.join(limit(5))
 
-    def test_every_class_spawned_from_python(self):
+    def test_every_class_spawned_from_python(self) -> None:
         addrs = [self.rt.spawn(cls) for cls in CLASSES]
         addrs += [self.rt.spawn(CLASSES[j].actor_name) for j in (0, 511, 512, N_CLASSES - 1)]
         got = [a.ask("Lim.Which", 1).result(limit(5)) for a in addrs]
@@ -158,7 +163,7 @@ class TestManyClasses(RuntimeCase):
                          [j * 1000 + 1 for j in (0, 511, 512, N_CLASSES - 1)])
 
     @need_test_plugin
-    def test_spawned_by_name_from_c(self):
+    def test_spawned_by_name_from_c(self) -> None:
         for j in (0, 512, N_CLASSES - 1):
             relay = self.rt.spawn("Relay")
             relay.send("Relay.SpawnTarget", ("Lim.C%03d" % j).encode())
@@ -168,34 +173,37 @@ class TestManyClasses(RuntimeCase):
 class TestClassTables(RuntimeCase):
     """The per-class tables the shim's one event/request handler looks in."""
 
-    def make(self):
+    def make(self) -> Any:
         class Tabled(actor.Actor):
-            def initialize(self, ctx):
-                self.errors = []
+            def initialize(self, ctx: actor.Context) -> None:
+                self.errors: list[tuple[str, Union[BaseException, int]]] = []
 
             @actor.on_event("Lim.E000")
-            def e(self, ctx, k):
+            def e(self, ctx: actor.Context, k: int) -> None:
                 pass
 
             @actor.on_request("Lim.R000")
-            def r(self, ctx, k):
+            def r(self, ctx: actor.Context, k: int) -> int:
                 return k
 
-            def fallback(self, ctx, type, error):
+            def fallback(self, ctx: actor.Context, type: Optional[actor.MsgType],
+                         error: Union[BaseException, int]) -> None:
+                assert type is not None
                 self.errors.append((type.name, error))
         return Tabled
 
-    def test_keys_are_type_pointers(self):
+    def test_keys_are_type_pointers(self) -> None:
         cls = self.make()
         a = self.rt.spawn(cls)
         self.assertEqual(a.ask("Lim.R000", 4).result(limit(5)), 4)
         e, r = actor.find("Lim.E000"), actor.find("Lim.R000")
+        assert e is not None and r is not None
         events, requests = cls._actor_rec[1], cls._actor_rec[2]
         self.assertEqual(list(events), [int(e._ptr)])
         self.assertEqual(list(requests), [int(r._ptr)])
         self.assertIs(events[int(e._ptr)][1], e)
 
-    def test_missing_entry_is_no_handler(self):
+    def test_missing_entry_is_no_handler(self) -> None:
         cls = self.make()
         inst = cls()
         a = self.rt.spawn(inst)
@@ -207,13 +215,13 @@ class TestClassTables(RuntimeCase):
         self.assertEqual(cm.exception.handler_code, actor._core.ACTOR_ENOHANDLER)
         self.assertEqual(inst.errors, [("Lim.E000", actor._core.ACTOR_ENOHANDLER)])
 
-    def test_failed_setup_discards_the_class(self):
+    def test_failed_setup_discards_the_class(self) -> None:
         from actor import _actors
         cls = self.make()
         real = _actors._core.shim_pyclass_on
         calls = []
 
-        def failing(*args):
+        def failing(*args: Any) -> Any:
             calls.append(args)
             if len(calls) == 2:
                 raise KeyboardInterrupt

@@ -2,6 +2,7 @@
 errors for arguments that do not fit."""
 
 import unittest
+from typing import Any
 
 import actor
 from _util import RuntimeCase, limit, need_calculator, need_test_plugin
@@ -18,40 +19,40 @@ actor.define("Pay.Event", "hd")
 class Mirror(actor.Actor):
     """Replies with its payload's fields."""
 
-    def initialize(self, ctx):
-        self.events = []
+    def initialize(self, ctx: actor.Context) -> None:
+        self.events: list[tuple[int, float]] = []
 
     @actor.on_request("Pay.All")
-    def all(self, ctx, *fields):
+    def all(self, ctx: actor.Context, *fields: Any) -> tuple[Any, ...]:
         return fields
 
     @actor.on_request("Pay.Opaque")
-    def opaque(self, ctx, data):
+    def opaque(self, ctx: actor.Context, data: bytes) -> bytes:
         assert isinstance(data, bytes)
         return data[::-1]
 
     @actor.on_request("Pay.Empty")
-    def empty(self, ctx):
+    def empty(self, ctx: actor.Context) -> None:
         return None
 
     @actor.on_request("Pay.Three")
-    def three(self, ctx, a, b, c):
+    def three(self, ctx: actor.Context, a: int, b: int, c: int) -> list[int]:
         return [c, b, a]  # a list is fine for several fields
 
     @actor.on_event("Pay.Event")
-    def event(self, ctx, h, d):
+    def event(self, ctx: actor.Context, h: int, d: float) -> None:
         self.events.append((h, d))
 
 
 class TestFromC(RuntimeCase):
     @need_test_plugin
-    def test_pair(self):
+    def test_pair(self) -> None:
         echo = self.rt.spawn("Echo")
         self.assertEqual(echo.ask("Echo.Pair", 7, 2.5).result(limit(1)), (2.5, 7))
         self.assertEqual(echo.ask("Echo.Pair", -1, -0.0).result(limit(1)), (-0.0, -1))
 
     @need_test_plugin
-    def test_opaque(self):
+    def test_opaque(self) -> None:
         echo = self.rt.spawn("Echo")
         self.assertEqual(echo.ask("Echo.Bytes", b"abc").result(limit(1)), b"abc")
         self.assertEqual(echo.ask("Echo.Bytes", b"").result(limit(1)), b"")
@@ -67,14 +68,14 @@ class TestFromC(RuntimeCase):
             echo.ask("Echo.Bytes", b"a", b"b")
 
     @need_test_plugin
-    def test_empty(self):
+    def test_empty(self) -> None:
         echo = self.rt.spawn("Echo")
         self.assertIsNone(echo.ask("Echo.Nothing").result(limit(1)))
         with self.assertRaises(actor.TypeMismatch):
             echo.ask("Echo.Nothing", 1)
 
     @need_test_plugin
-    def test_strings(self):
+    def test_strings(self) -> None:
         echo = self.rt.spawn("Echo")
         self.assertEqual(echo.ask("Echo.Str", b"abc").result(limit(1)), b"abc\0\0\0\0\0")
         self.assertEqual(echo.ask("Echo.Str", b"12345678").result(limit(1)), b"12345678")
@@ -85,7 +86,7 @@ class TestFromC(RuntimeCase):
             echo.ask("Echo.Str", "abc")
 
     @need_calculator
-    def test_sum_arguments(self):
+    def test_sum_arguments(self) -> None:
         calc = self.rt.spawn("Calculator")
         with self.assertRaises(actor.TypeMismatch) as cm:
             calc.ask("Sum", 1)
@@ -95,18 +96,18 @@ class TestFromC(RuntimeCase):
             calc.ask("Sum", 1, 2, 3)
         with self.assertRaises(actor.TypeMismatch):
             calc.send("Sum")
-        with self.assertRaises(TypeError) as cm:
+        with self.assertRaises(TypeError) as tcm:
             calc.ask("Sum", "1", 2)
-        self.assertNotIsInstance(cm.exception, actor.TypeMismatch)
-        self.assertIn("field 0", str(cm.exception))
-        self.assertIn("'Sum'", str(cm.exception))
+        self.assertNotIsInstance(tcm.exception, actor.TypeMismatch)
+        self.assertIn("field 0", str(tcm.exception))
+        self.assertIn("'Sum'", str(tcm.exception))
         with self.assertRaises(TypeError):
             calc.ask("Sum", 1.5, 2)
         with self.assertRaises(TypeError):
             calc.ask("Sum", None, 2)
-        with self.assertRaises(OverflowError) as cm:
+        with self.assertRaises(OverflowError) as ocm:
             calc.ask("Sum", 1, 2 ** 63)
-        self.assertIn("field 1", str(cm.exception))
+        self.assertIn("field 1", str(ocm.exception))
         with self.assertRaises(OverflowError):
             calc.ask("Sum", -2 ** 63 - 1, 0)
         self.assertEqual(calc.ask("Sum", -2 ** 63, 2 ** 63 - 1).result(limit(1)), -1)
@@ -114,18 +115,19 @@ class TestFromC(RuntimeCase):
 
 
 class TestPython(RuntimeCase):
-    def setUp(self):
+    def setUp(self) -> None:
         super().setUp()
         self.m = self.rt.spawn(Mirror())
 
-    def test_all_kinds_round_trip(self):
+    def test_all_kinds_round_trip(self) -> None:
         vals = (True, -128, 255, -32768, 65535, -2 ** 31, 2 ** 32 - 1, -2 ** 63, 2 ** 64 - 1,
                 1.5, -2.25, b"abcd")
         self.assertEqual(self.m.ask("Pay.All", *vals).result(limit(1)), vals)
         t = actor.find("Pay.All")
+        assert t is not None
         self.assertEqual(t.size, 1 + 1 + 1 + 2 + 2 + 4 + 4 + 8 + 8 + 4 + 8 + 4 + 2)
 
-    def test_each_int_out_of_range(self):
+    def test_each_int_out_of_range(self) -> None:
         base = [False, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, b""]
         ranges = [(1, -2 ** 7, 2 ** 7 - 1), (2, 0, 2 ** 8 - 1), (3, -2 ** 15, 2 ** 15 - 1),
                   (4, 0, 2 ** 16 - 1), (5, -2 ** 31, 2 ** 31 - 1), (6, 0, 2 ** 32 - 1),
@@ -142,7 +144,7 @@ class TestPython(RuntimeCase):
                 args[i] = good
                 self.assertEqual(self.m.ask("Pay.All", *args).result(limit(1))[i], good)
 
-    def test_float_fields(self):
+    def test_float_fields(self) -> None:
         args = [False, 0, 0, 0, 0, 0, 0, 0, 0, 1e300, 0.0, b""]
         with self.assertRaises(OverflowError):
             self.m.ask("Pay.All", *args)  # too large for 'f'
@@ -154,20 +156,20 @@ class TestPython(RuntimeCase):
         args[10] = float("inf")
         self.assertEqual(self.m.ask("Pay.All", *args).result(limit(1))[9:11], (3.0, float("inf")))
 
-    def test_bool_field_takes_any_truth(self):
+    def test_bool_field_takes_any_truth(self) -> None:
         args = [[1], 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, b""]
         self.assertIs(self.m.ask("Pay.All", *args).result(limit(1))[0], True)
 
-    def test_opaque(self):
+    def test_opaque(self) -> None:
         self.assertEqual(self.m.ask("Pay.Opaque", b"abc").result(limit(1)), b"cba")
 
-    def test_empty(self):
+    def test_empty(self) -> None:
         self.assertIsNone(self.m.ask("Pay.Empty").result(limit(1)))
 
-    def test_several_fields_from_a_list(self):
+    def test_several_fields_from_a_list(self) -> None:
         self.assertEqual(self.m.ask("Pay.Three", 1, 2, 3).result(limit(1)), (3, 2, 1))
 
-    def test_event_fields(self):
+    def test_event_fields(self) -> None:
         inst = Mirror()
         a = self.rt.spawn(inst)
         a.send("Pay.Event", -5, 0.5)

@@ -7,8 +7,10 @@ import threading
 import time
 import unittest
 import weakref
+from typing import Any, Optional, Union
 
 import actor
+import actor._core
 from _util import RuntimeCase, limit, load_all, need_calculator, need_test_plugin
 
 actor.define("Py.Add", "q")
@@ -24,25 +26,25 @@ actor.define("Py.Note", None)
 class Counter(actor.Actor):
     """PYTHON.md's Counter, with a few extras."""
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.n = 0
         self.inited = True
         self.thread = threading.get_ident()
 
     @actor.on_event("Py.Add")
-    def add(self, ctx, k):
+    def add(self, ctx: actor.Context, k: int) -> None:
         self.n += k
 
     @actor.on_request("Py.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return self.n
 
-    def finalize(self, ctx):
+    def finalize(self, ctx: actor.Context) -> None:
         self.finalized = True
 
 
 class TestCounter(RuntimeCase):
-    def test_counter(self):
+    def test_counter(self) -> None:
         inst = Counter()
         c = self.rt.spawn(inst)
         for i in range(1, 101):
@@ -55,18 +57,18 @@ class TestCounter(RuntimeCase):
         self.assertTrue(c.done)
         self.assertTrue(inst.finalized)
 
-    def test_spawn_by_class(self):
+    def test_spawn_by_class(self) -> None:
         c = self.rt.spawn(Counter)
         c.send("Py.Add", 3)
         self.assertEqual(c.ask("Py.Get").result(limit(2)), 3)
 
-    def test_spawn_twice_is_refused(self):
+    def test_spawn_twice_is_refused(self) -> None:
         inst = Counter()
         self.rt.spawn(inst)
         with self.assertRaises(actor.InvalidArgument):
             self.rt.spawn(inst)
 
-    def test_instance_released_after_finalize(self):
+    def test_instance_released_after_finalize(self) -> None:
         inst = Counter()
         ref = weakref.ref(inst)
         c = self.rt.spawn(inst)
@@ -77,31 +79,32 @@ class TestCounter(RuntimeCase):
         gc.collect()
         self.assertIsNone(ref())
 
-    def test_undefined_type(self):
+    def test_undefined_type(self) -> None:
         class Strange(actor.Actor):
             @actor.on_event("Py.NeverDefined")
-            def h(self, ctx):
+            def h(self, ctx: actor.Context) -> None:
                 pass
         with self.assertRaises(actor.InvalidArgument) as cm:
             self.rt.spawn(Strange())
         self.assertIn("Py.NeverDefined", str(cm.exception))
 
-    def test_bad_class_name(self):
+    def test_bad_class_name(self) -> None:
         class Named(actor.Actor):
             actor_name = "not a valid name"
         with self.assertRaises(actor.InvalidArgument):
             self.rt.spawn(Named())
 
-    def test_inherited_handlers(self):
+    def test_inherited_handlers(self) -> None:
         class Doubler(Counter):
             @actor.on_event("Py.Add")
-            def add(self, ctx, k):
+            def add(self, ctx: actor.Context, k: int) -> None:
                 self.n += 2 * k
         d = self.rt.spawn(Doubler())
         d.send("Py.Add", 5)
         self.assertEqual(d.ask("Py.Get").result(limit(2)), 10)
         class Plain(Counter):
-            def add(self, ctx, k):  # overrides, undecorated: still the handler
+            # overrides, undecorated: still the handler
+            def add(self, ctx: actor.Context, k: int) -> None:
                 self.n -= k
         p = self.rt.spawn(Plain())
         p.send("Py.Add", 5)
@@ -110,15 +113,15 @@ class TestCounter(RuntimeCase):
         c.send("Py.Add", 5)
         self.assertEqual(c.ask("Py.Get").result(limit(2)), 5)
 
-    def test_callbacks_never_concurrent(self):
+    def test_callbacks_never_concurrent(self) -> None:
         class Exclusive(actor.Actor):
-            def initialize(self, ctx):
+            def initialize(self, ctx: actor.Context) -> None:
                 self.inside = False
                 self.overlaps = 0
                 self.n = 0
 
             @actor.on_event("Py.Add")
-            def add(self, ctx, k):
+            def add(self, ctx: actor.Context, k: int) -> None:
                 if self.inside:
                     self.overlaps += 1
                 self.inside = True
@@ -128,14 +131,14 @@ class TestCounter(RuntimeCase):
                 self.inside = False
 
             @actor.on_request("Py.Get")
-            def get(self, ctx):
+            def get(self, ctx: actor.Context) -> int:
                 return self.overlaps * 1000000 + self.n
 
         rt = actor.Runtime(threads=4)
         try:
             ex = rt.spawn(Exclusive())
 
-            def send():
+            def send() -> None:
                 for _ in range(2000):
                     ex.send("Py.Add", 1)
             ts = [threading.Thread(target=send) for _ in range(4)]
@@ -149,22 +152,22 @@ class TestCounter(RuntimeCase):
 
 
 class Faulty(actor.Actor):
-    def initialize(self, ctx):
-        self.seen = []
+    def initialize(self, ctx: actor.Context) -> None:
+        self.seen: list[tuple[str, Union[BaseException, int]]] = []
         self.n = 0
 
     @actor.on_event("Py.Add")
-    def add(self, ctx, k):
+    def add(self, ctx: actor.Context, k: int) -> None:
         if k < 0:
             raise ValueError("negative %d" % k)
         self.n += k
 
     @actor.on_request("Py.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> int:
         return self.n
 
     @actor.on_request("Py.Boom")
-    def boom(self, ctx, code):
+    def boom(self, ctx: actor.Context, code: int) -> str:
         if code == 0:
             raise RuntimeError("boom")
         if code == 1:
@@ -173,12 +176,14 @@ class Faulty(actor.Actor):
 
 
 class Recording(Faulty):
-    def fallback(self, ctx, type, error):
+    def fallback(self, ctx: actor.Context, type: Optional[actor.MsgType],
+                 error: Union[BaseException, int]) -> None:
+        assert type is not None
         self.seen.append((type.name, error))
 
 
 class TestExceptions(RuntimeCase):
-    def test_event_exception_goes_to_fallback(self):
+    def test_event_exception_goes_to_fallback(self) -> None:
         inst = Recording()
         a = self.rt.spawn(inst)
         a.send("Py.Add", 1)
@@ -189,9 +194,10 @@ class TestExceptions(RuntimeCase):
         name, err = inst.seen[0]
         self.assertEqual(name, "Py.Add")
         self.assertIsInstance(err, ValueError)
+        assert isinstance(err, ValueError)
         self.assertIsNotNone(err.__traceback__)
 
-    def test_default_fallback_logs_the_traceback(self):
+    def test_default_fallback_logs_the_traceback(self) -> None:
         a = self.rt.spawn(Faulty())
         with self.assertLogs("actor", level="ERROR") as cm:
             a.send("Py.Add", -7)
@@ -199,11 +205,12 @@ class TestExceptions(RuntimeCase):
         self.assertEqual(len(cm.records), 1)
         rec = cm.records[0]
         self.assertIsNotNone(rec.exc_info)
+        assert rec.exc_info is not None
         self.assertIs(rec.exc_info[0], ValueError)
         self.assertIn("Traceback", cm.output[0])
         self.assertIn("negative -7", cm.output[0])
 
-    def test_request_exception_is_handler_error(self):
+    def test_request_exception_is_handler_error(self) -> None:
         a = self.rt.spawn(Faulty())
         with self.assertLogs("actor", level="WARNING") as cm:
             with self.assertRaises(actor.HandlerError) as e:
@@ -218,9 +225,9 @@ class TestExceptions(RuntimeCase):
         self.assertEqual(e.exception.handler_code, 77)
         self.assertEqual(a.ask("Py.Get").result(limit(2)), 0)  # still alive
 
-    def test_initialize_failure(self):
+    def test_initialize_failure(self) -> None:
         class BadInit(Counter):
-            def initialize(self, ctx):
+            def initialize(self, ctx: actor.Context) -> None:
                 raise RuntimeError("no init")
         inst = BadInit()
         with self.assertLogs("actor", level="ERROR") as cm:
@@ -234,51 +241,55 @@ class TestExceptions(RuntimeCase):
 
 
 class Lifecycle(actor.Actor):
-    def __init__(self, log):
+    def __init__(self, log: list[Union[str, int]]) -> None:
         self.log = log
 
-    def initialize(self, ctx):
+    def initialize(self, ctx: actor.Context) -> None:
         self.log.append("init")
 
-    def interrupt(self, ctx):
+    def interrupt(self, ctx: actor.Context) -> None:
         self.log.append("interrupt")
         ctx.stop()
 
     @actor.on_event("Py.Stop")
-    def stop(self, ctx):
+    def stop(self, ctx: actor.Context) -> None:
         self.log.append("stop")
         ctx.stop()
 
     @actor.on_event("Py.Self")
-    def self_(self, ctx, k):
+    def self_(self, ctx: actor.Context, k: int) -> None:
         self.log.append(k)
         if k > 0:
             ctx.self.send("Py.Self", k - 1)
 
     @actor.on_request("Py.Defer")
-    def defer(self, ctx):
+    def defer(self, ctx: actor.Context) -> None:
         p = ctx.defer()
-        threading.Thread(target=lambda: (time.sleep(0.01), p.resolve(123))).start()
+
+        def answer() -> None:
+            time.sleep(0.01)
+            p.resolve(123)
+        threading.Thread(target=answer).start()
 
     @actor.on_request("Py.Get")
-    def get(self, ctx):
+    def get(self, ctx: actor.Context) -> str:
         ctx.reply(len(self.log))
         return "ignored after reply"
 
-    def finalize(self, ctx):
+    def finalize(self, ctx: actor.Context) -> None:
         self.log.append("finalize")
 
 
 class TestContext(RuntimeCase):
-    def test_interrupt_hook(self):
-        log = []
+    def test_interrupt_hook(self) -> None:
+        log: list[Union[str, int]] = []
         a = self.rt.spawn(Lifecycle(log))
         a.interrupt()
         a.join(limit(2))
         self.assertEqual(log, ["init", "interrupt", "finalize"])
 
-    def test_stop(self):
-        log = []
+    def test_stop(self) -> None:
+        log: list[Union[str, int]] = []
         a = self.rt.spawn(Lifecycle(log))
         a.send("Py.Stop")
         a.join(limit(2))
@@ -286,17 +297,17 @@ class TestContext(RuntimeCase):
         with self.assertRaises(actor.Closed):
             a.send("Py.Stop")
 
-    def test_dropped_events(self):
+    def test_dropped_events(self) -> None:
         gate = threading.Event()
 
         class Gated(actor.Actor):
             @actor.on_event("Py.Stop")
-            def stop(self, ctx):
+            def stop(self, ctx: actor.Context) -> None:
                 gate.wait(limit(5))
                 ctx.stop()
 
             @actor.on_event("Py.Add")
-            def add(self, ctx, k):
+            def add(self, ctx: actor.Context, k: int) -> None:
                 pass
 
         a = self.rt.spawn(Gated())
@@ -307,8 +318,8 @@ class TestContext(RuntimeCase):
         a.join(limit(5))
         self.assertEqual(a.dropped, 5)
 
-    def test_self_and_reply(self):
-        log = []
+    def test_self_and_reply(self) -> None:
+        log: list[Union[str, int]] = []
         a = self.rt.spawn(Lifecycle(log))
         a.send("Py.Self", 3)
         deadline = time.monotonic() + limit(2)
@@ -317,27 +328,27 @@ class TestContext(RuntimeCase):
         self.assertEqual(log, ["init", 3, 2, 1, 0])
         self.assertEqual(a.ask("Py.Get").result(limit(2)), 5)
 
-    def test_defer(self):
+    def test_defer(self) -> None:
         a = self.rt.spawn(Lifecycle([]))
         self.assertEqual(a.ask("Py.Defer").result(limit(2)), 123)
 
-        async def main():
+        async def main() -> Any:
             return await asyncio.gather(*(a.ask("Py.Defer") for _ in range(20)))
         self.assertEqual(asyncio.run(main()), [123] * 20)
 
-    def test_dropped_promise_cancels(self):
+    def test_dropped_promise_cancels(self) -> None:
         class Dropper(actor.Actor):
             @actor.on_request("Py.Defer")
-            def defer(self, ctx):
+            def defer(self, ctx: actor.Context) -> None:
                 ctx.defer()  # dropped at once
         a = self.rt.spawn(Dropper())
         with self.assertRaises(actor.Canceled):
             a.ask("Py.Defer").result(limit(2))
 
-    def test_reject(self):
+    def test_reject(self) -> None:
         class Rejecter(actor.Actor):
             @actor.on_request("Py.Defer")
-            def defer(self, ctx):
+            def defer(self, ctx: actor.Context) -> None:
                 ctx.defer().reject(31)
         a = self.rt.spawn(Rejecter())
         with self.assertRaises(actor.HandlerError) as cm:
@@ -345,10 +356,10 @@ class TestContext(RuntimeCase):
         self.assertEqual(cm.exception.handler_code, 31)
 
     @need_calculator
-    def test_spawn_from_an_actor(self):
+    def test_spawn_from_an_actor(self) -> None:
         class Parent(actor.Actor):
             @actor.on_request("Py.Get")
-            def get(self, ctx):
+            def get(self, ctx: actor.Context) -> int:
                 self.child = ctx.spawn("Calculator")
                 self.pychild = ctx.spawn(Counter)
                 self.pychild.send("Py.Add", 5)
@@ -364,22 +375,22 @@ class TestContext(RuntimeCase):
 class TestWithC(RuntimeCase):
     """C actors (the test plugin's Relay) send to and ask Python actors."""
 
-    def setUp(self):
+    def setUp(self) -> None:
         super().setUp()
         load_all()
 
-    def relay_to(self, target):
+    def relay_to(self, target: actor.Address) -> actor.Address:
         relay = self.rt.spawn("Relay")
         relay.send("Relay.Target", int(actor._core.addr_ref(target._ptr)))
         return relay
 
-    def test_c_actor_asks_python_actor(self):
+    def test_c_actor_asks_python_actor(self) -> None:
         class Doubler(actor.Actor):
-            def initialize(self, ctx):
-                self.events = []
+            def initialize(self, ctx: actor.Context) -> None:
+                self.events: list[int] = []
 
             @actor.on_request("Relay.Inner")
-            def inner(self, ctx, v):
+            def inner(self, ctx: actor.Context, v: int) -> int:
                 if v == 13:
                     raise ValueError("unlucky")
                 if v == 14:
@@ -387,7 +398,7 @@ class TestWithC(RuntimeCase):
                 return 2 * v
 
             @actor.on_event("Relay.InnerEvent")
-            def event(self, ctx, v):
+            def event(self, ctx: actor.Context, v: int) -> None:
                 self.events.append(v)
 
         inst = Doubler()
@@ -406,27 +417,27 @@ class TestWithC(RuntimeCase):
         self.assertEqual(relay.ask("Relay.Ask", 1).result(limit(2)), 2)
         self.assertEqual(inst.events, [0, 1, 2, 3, 4])
 
-        async def main():
+        async def main() -> Any:
             return await asyncio.gather(*(relay.ask("Relay.Ask", i) for i in range(100, 1100)))
         self.assertEqual(asyncio.run(main()), [2 * i for i in range(100, 1100)])
 
-    def test_c_actor_asks_python_actor_without_handler(self):
+    def test_c_actor_asks_python_actor_without_handler(self) -> None:
         target = self.rt.spawn(Counter())
         relay = self.relay_to(target)
         with self.assertRaises(actor.HandlerError) as cm:
             relay.ask("Relay.Ask", 1).result(limit(2))
         self.assertEqual(cm.exception.handler_code, actor._core.ACTOR_ENOHANDLER)
 
-    def test_registered_python_class_spawned_from_c(self):
+    def test_registered_python_class_spawned_from_c(self) -> None:
         class Tripler(actor.Actor):
             actor_name = "PyTest.Tripler"
             made = 0
 
-            def __init__(self):
+            def __init__(self) -> None:
                 Tripler.made += 1
 
             @actor.on_request("Relay.Inner")
-            def inner(self, ctx, v):
+            def inner(self, ctx: actor.Context, v: int) -> int:
                 return 3 * v
 
         actor.register(Tripler)
@@ -443,11 +454,11 @@ class TestWithC(RuntimeCase):
         self.assertEqual(Tripler.made, 2)
 
     @need_calculator
-    def test_python_and_c_side_by_side(self):
+    def test_python_and_c_side_by_side(self) -> None:
         calc = self.rt.spawn("Calculator")
         counters = [self.rt.spawn(Counter()) for _ in range(8)]
 
-        def client(k):
+        def client(k: int) -> None:
             for i in range(300):
                 counters[k].send("Py.Add", 1)
                 assert calc.ask("Sum", k, i).result(limit(5)) == k + i
@@ -459,16 +470,16 @@ class TestWithC(RuntimeCase):
             t.join()
         self.assertEqual([c.ask("Py.Get").result(limit(2)) for c in counters], [300] * 8)
 
-    def test_python_actor_opaque_event(self):
-        got = []
+    def test_python_actor_opaque_event(self) -> None:
+        got: list[bytes] = []
 
         class Note(actor.Actor):
             @actor.on_event("Py.Note")
-            def note(self, ctx, data):
+            def note(self, ctx: actor.Context, data: bytes) -> None:
                 got.append(data)
 
             @actor.on_request("Py.Get")
-            def get(self, ctx):
+            def get(self, ctx: actor.Context) -> int:
                 return len(got)
 
         a = self.rt.spawn(Note())
