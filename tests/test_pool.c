@@ -479,6 +479,18 @@ static void interrupt_and_join_manual(void **state)
         assert_int_equal(atomic_load(&via[i]), 2);
     }
     assert_code(send_ev(pool, -1, A_NOTHING), ACTOR_ECLOSED);
+    /* A bad argument is ACTOR_EINVAL (ETYPE) before the pool's state, as
+     * for any address (fuzz_program found ECLOSED here). */
+    unsigned char b[8] = {0};
+    actor_responder *r = NULL;
+    assert_code(addr_send(pool, NULL, b, 8), ACTOR_EINVAL);
+    assert_code(addr_send(pool, t_ev, NULL, 8), ACTOR_EINVAL);
+    assert_code(addr_send(pool, t_ev, b, 3), ACTOR_ETYPE);
+    assert_code(addr_send_wait(pool, NULL, b, 8, 0), ACTOR_EINVAL);
+    assert_code(addr_send_wait(pool, t_ev, NULL, 1, 10), ACTOR_EINVAL);
+    assert_code(addr_interact(pool, NULL, b, 8, &r), ACTOR_EINVAL);
+    assert_code(addr_interact_within(pool, t_ev, b, 3, 10, &r), ACTOR_ETYPE);
+    assert_null(r);
     addr_release(pool);
     actor_runtime_free(rt);
     actor_class_free(cls);

@@ -114,14 +114,26 @@ static const actori_route_ops *routes(void)
 
 void actori_route_free(void *route) { routes()->free(route); }
 
+/* The argument checks of check_message for a pool's address, made before
+ * it routes: a bad argument is ACTOR_EINVAL (ETYPE) whatever state the pool
+ * or the member it would pick is in, as for any address. */
+static int check_routed(const actor_msgtype *t, const void *payload, size_t len)
+{
+    if (t == NULL || (payload == NULL && len > 0))
+        return ACTOR_EINVAL;
+    return actori_msgtype_fits(t, len) ? ACTOR_OK : ACTOR_ETYPE;
+}
+
 /* addr_send, and a try of addr_send_wait (which neither drops nor counts
  * its refusals: it waits instead), and actori_send_event (SEND_EXACT: as
  * addr_send, but a DROP mailbox's drop answers ACTOR_EFULL). */
 static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                       int mode)
 {
-    if (routed(a))
-        return routes()->send(a, t, payload, len, mode);
+    if (routed(a)) {
+        int rc = check_routed(t, payload, len);
+        return rc != ACTOR_OK ? rc : routes()->send(a, t, payload, len, mode);
+    }
     int rc = check_message(a, t, payload, len, 0);
     if (rc == ACTOR_ECLOSED && mode != SEND_WAITING && !ACTORI_INHERITED(a))
         actori_cell_dead_letter(a, t, payload, len, ACTOR_ECLOSED);
@@ -170,8 +182,10 @@ int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, s
 {
     if (a != NULL && actori_on_worker())
         return ACTOR_EDEADLK;
-    if (routed(a))
-        return routes()->send_wait(a, t, payload, len, timeout_ms);
+    if (routed(a)) {
+        int rc = check_routed(t, payload, len);
+        return rc != ACTOR_OK ? rc : routes()->send_wait(a, t, payload, len, timeout_ms);
+    }
     int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
     for (;;) {
         int rc = send_event(a, t, payload, len, SEND_WAITING);
@@ -203,8 +217,10 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
 {
     if (out == NULL)
         return ACTOR_EINVAL;
-    if (routed(a))
-        return routes()->interact(a, t, payload, len, timeout_ms, out);
+    if (routed(a)) {
+        int rc = check_routed(t, payload, len);
+        return rc != ACTOR_OK ? rc : routes()->interact(a, t, payload, len, timeout_ms, out);
+    }
     int rc = check_message(a, t, payload, len, 1);
     if (rc != ACTOR_OK)
         return rc;
