@@ -469,6 +469,12 @@ static void interrupt_and_join_manual(void **state)
     for (int i = 0; i < 2 * N; i++)
         assert_ok(send_ev(pool, -1, A_NOTHING));
     assert_code(addr_join(pool, 0), ACTOR_ETIMEDOUT);
+    /* A pool is no supervisor to its users (one inside, of its members). */
+    actor_addr *child = NULL;
+    assert_code(actor_supervisor_start_child(pool, cls, ACTOR_TEMPORARY, &child),
+                ACTOR_EINVAL);
+    assert_code(actor_supervisor_stop_child(pool, pool), ACTOR_EINVAL);
+    assert_null(child);
     assert_ok(addr_interrupt(pool));
     assert_ok(addr_join(pool, -1)); /* runs the manual runtime until all are Done */
     assert_true(addr_is_done(pool));

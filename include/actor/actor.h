@@ -792,7 +792,7 @@ ACTOR_API int actor_supervisor_spawn(actor_runtime *rt, const actor_supervisor_s
 /*
  * Starts a child of class `cls` under `sup` with a restart type; *child is
  * a counted address for the caller. ACTOR_EINVAL (NULL, sup not a
- * supervisor, restart type out of range, a class whose state the spawner
+ * supervisor (a pool's address is none), restart type out of range, a class whose state the spawner
  * must provide: a state_free but no state size); ACTOR_ECLOSED (the
  * supervisor is stopping or Done, or the runtime shuts down); ACTOR_ENOMEM.
  * Any thread.

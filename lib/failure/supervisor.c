@@ -607,9 +607,17 @@ void actori_sup_children(actor_addr *sup, void (*each)(actor_addr *child, void *
     pthread_mutex_unlock(&g->lock);
 }
 
+/* A supervisor spawned as one: a pool is a supervisor inside (of its
+ * members), but to its users only a pool (children are not started or
+ * stopped through it). */
+static actori_group *supervisor_group(const actor_addr *sup)
+{
+    return sup != NULL && !sup->cls->routes ? group_of(sup) : NULL;
+}
+
 static int check_child_call(actor_addr *sup, int restart, actor_addr **child)
 {
-    if (sup == NULL || child == NULL || group_of(sup) == NULL || restart < ACTOR_PERMANENT ||
+    if (child == NULL || supervisor_group(sup) == NULL || restart < ACTOR_PERMANENT ||
         restart > ACTOR_TEMPORARY)
         return ACTOR_EINVAL;
     return ACTOR_OK;
@@ -642,7 +650,7 @@ int actor_supervisor_start_supervisor(actor_addr *sup, const actor_supervisor_sp
 
 int actor_supervisor_stop_child(actor_addr *sup, actor_addr *child)
 {
-    actori_group *g = group_of(sup);
+    actori_group *g = supervisor_group(sup);
     if (g == NULL || child == NULL)
         return ACTOR_EINVAL;
     pthread_mutex_lock(&g->lock);
