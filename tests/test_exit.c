@@ -816,6 +816,89 @@ static void monitor_threaded_many(void **state)
     actor_class_free(vc);
 }
 
+/* ---- one watcher, many monitors (its index by target) ---- */
+
+enum { MANY = 2000 };
+static actor_addr *many_targets[MANY];
+static int many_downs[MANY];
+static int many_bad_codes;
+
+static void many_down(actor_ctx *ctx, void *st, actor_addr *who, int reason)
+{
+    for (int i = 0; i < MANY; i++)
+        if (many_targets[i] == who) {
+            many_downs[i]++;
+            return;
+        }
+    many_bad_codes++; /* a Down from nobody it watched */
+}
+
+/* ex.Mon (op, 0): 0 monitors all twice; 1 demonitors every third, twice
+ * (the second is ENOENT); 2 monitors every sixth again. */
+static int many_mon(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    int op = (int)tu_get_u32(p);
+    for (int i = 0; i < MANY; i++) {
+        if (op == 0) {
+            many_bad_codes += actor_ctx_monitor(ctx, many_targets[i]) != ACTOR_OK;
+            many_bad_codes += actor_ctx_monitor(ctx, many_targets[i]) != ACTOR_OK;
+        } else if (op == 1 && i % 3 == 0) {
+            many_bad_codes += actor_ctx_demonitor(ctx, many_targets[i]) != ACTOR_OK;
+            many_bad_codes += actor_ctx_demonitor(ctx, many_targets[i]) != ACTOR_ENOENT;
+        } else if (op == 2 && i % 6 == 0) {
+            many_bad_codes += actor_ctx_monitor(ctx, many_targets[i]) != ACTOR_OK;
+        }
+    }
+    return 0;
+}
+
+/* 2000 monitors of one watcher, some removed and added again: each pair
+ * at most one monitor, each Down once and only while monitored, none
+ * after the watcher stops (its index grows, shifts back on removal, and
+ * goes with the last monitor: ASan/LeakSanitizer see it). */
+static void monitor_many_of_one_watcher(void **state)
+{
+    memset(many_downs, 0, sizeof many_downs);
+    many_bad_codes = 0;
+    actor_class *wc = worker_class();
+    actor_class *vc = tu_class("ex.ManyWatcher");
+    assert_ok(actor_class_on_event(vc, t_mon, many_mon));
+    assert_ok(actor_class_on_down(vc, many_down));
+    actor_runtime *rt = manual(9);
+    for (int i = 0; i < MANY; i++)
+        many_targets[i] = tu_spawn(rt, wc, NULL);
+    actor_addr *w = tu_spawn(rt, vc, NULL);
+    for (int op = 0; op < 3; op++) {
+        send2(w, t_mon, op, 0);
+        run_all(rt);
+    }
+    assert_int_equal(many_bad_codes, 0);
+    for (int i = 0; i < MANY; i++)
+        if (i % 4 <= 1)
+            assert_ok(addr_interrupt(many_targets[i]));
+    run_all(rt);
+    for (int i = 0; i < MANY; i++) {
+        bool watched = i % 3 != 0 || i % 6 == 0;
+        assert_int_equal(many_downs[i], (i % 4 <= 1 && watched) ? 1 : 0);
+    }
+    assert_ok(addr_interrupt(w));
+    assert_ok(addr_join(w, -1));
+    for (int i = 0; i < MANY; i++) {
+        if (i % 4 > 1)
+            assert_ok(addr_interrupt(many_targets[i]));
+    }
+    run_all(rt);
+    for (int i = 0; i < MANY; i++)
+        assert_int_equal(many_downs[i], (i % 4 <= 1 && (i % 3 != 0 || i % 6 == 0)) ? 1 : 0);
+    assert_int_equal(many_bad_codes, 0);
+    addr_release(w);
+    for (int i = 0; i < MANY; i++)
+        addr_release(many_targets[i]);
+    actor_runtime_free(rt);
+    actor_class_free(wc);
+    actor_class_free(vc);
+}
+
 /* ---- monitors and supervisors ---- */
 
 static actor_supervisor_spec spec_of(int strategy, unsigned intensity)
@@ -935,6 +1018,7 @@ int main(void)
         T(monitor_bad_calls),
         T(monitor_watcher_stop_cleans),
         T(monitor_threaded_many),
+        T(monitor_many_of_one_watcher),
         T(monitor_supervised_target),
         T(monitor_ends_at_watcher_restart),
     };

@@ -116,11 +116,13 @@ bool actori_part_mark(actor_addr *a, unsigned bit);
 /* What an actor has of failure handling, made at its first use (most
  * actors never monitor nor are supervised: 8 bytes in the cell). */
 struct actori_monitor;
+struct actori_watch_index;
 struct actori_child;
 struct actori_group;
 struct actori_room_waiter;
 typedef struct actori_fail {
     struct actori_monitor *watching; /* monitors a holds (a's thread)        */
+    struct actori_watch_index *watch_index; /* the same by target (monitor.c) */
     struct actori_monitor *watchers; /* monitors on a (its stripe lock)      */
     struct actori_child *link;       /* a supervised child: its entry        */
     struct actori_group *group;      /* a supervisor: its children           */

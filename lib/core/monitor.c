@@ -7,7 +7,12 @@
  * envelope when it is Done; the watcher handles it only while the record is
  * still on (demonitor switches it off on the watcher's thread), so no Down
  * is handled after demonitor returns. Records hold memory references, never
- * counted addresses: a monitor keeps nobody alive. */
+ * counted addresses: a monitor keeps nobody alive.
+ *
+ * The watcher's records are also indexed by target (an open-addressing
+ * table, its thread only), so that a new monitor's duplicate check and
+ * demonitor are O(1) however many monitors it holds; its list is doubly
+ * linked, so a delivered Down leaves it in O(1) too. */
 #include "alloc.h"
 #include "cell.h"
 #include "log.h"
@@ -20,6 +25,7 @@
 typedef struct actori_monitor {
     actor_addr *watcher, *target;   /* memory references                     */
     struct actori_monitor *next_w;  /* in the watcher's list (its thread)     */
+    struct actori_monitor **prev_w; /* the link that points here              */
     struct actori_monitor *next_t;  /* in the target's list (stripe lock)     */
     struct actori_monitor **prev_t; /* the link that points here, or NULL     */
     _Atomic uint32_t refs;          /* the watcher's list; the target's list or
@@ -64,6 +70,91 @@ static void monitor_release(actori_monitor *m)
 
 static actor_addr *cell_of(actor_ctx *ctx) { return (actor_addr *)ctx; }
 
+/* ---- the watcher's index by target (linear probing, at most half full) */
+
+typedef struct actori_watch_index {
+    uint32_t mask, used;
+    actori_monitor *slot[];
+} watch_index;
+
+static uint32_t home_of(const watch_index *x, const actor_addr *target)
+{
+    return (uint32_t)((((uintptr_t)target >> 6) * 0x9E3779B97F4A7C15ull) >> 32) & x->mask;
+}
+
+static actori_monitor *index_find(const actori_fail *wf, const actor_addr *target)
+{
+    const watch_index *x = wf->watch_index;
+    if (x == NULL)
+        return NULL;
+    for (uint32_t i = home_of(x, target); x->slot[i] != NULL; i = (i + 1) & x->mask)
+        if (x->slot[i]->target == target)
+            return x->slot[i];
+    return NULL;
+}
+
+static void index_place(watch_index *x, actori_monitor *m)
+{
+    uint32_t i = home_of(x, m->target);
+    while (x->slot[i] != NULL)
+        i = (i + 1) & x->mask;
+    x->slot[i] = m;
+    x->used++;
+}
+
+static int index_add(actori_fail *wf, actori_monitor *m)
+{
+    watch_index *x = wf->watch_index;
+    if (x == NULL || (x->used + 1) * 2 > x->mask + 1) {
+        uint32_t cap = x == NULL ? 8 : (x->mask + 1) * 2;
+        watch_index *y = actori_calloc(1, sizeof *y + cap * sizeof y->slot[0]);
+        if (y == NULL)
+            return ACTOR_ENOMEM;
+        y->mask = cap - 1;
+        for (uint32_t i = 0; x != NULL && i <= x->mask; i++)
+            if (x->slot[i] != NULL)
+                index_place(y, x->slot[i]);
+        actori_free(x);
+        wf->watch_index = x = y;
+    }
+    index_place(x, m);
+    return ACTOR_OK;
+}
+
+/* Backward-shift deletion: no tombstones, so lookups stay short. The
+ * table goes with the watcher's last monitor. */
+static void index_remove(actori_fail *wf, const actori_monitor *m)
+{
+    watch_index *x = wf->watch_index;
+    uint32_t i = home_of(x, m->target);
+    while (x->slot[i] != m)
+        i = (i + 1) & x->mask;
+    x->slot[i] = NULL;
+    for (uint32_t j = (i + 1) & x->mask; x->slot[j] != NULL; j = (j + 1) & x->mask) {
+        uint32_t k = home_of(x, x->slot[j]->target);
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            x->slot[i] = x->slot[j];
+            x->slot[j] = NULL;
+            i = j;
+        }
+    }
+    if (--x->used == 0) {
+        actori_free(x);
+        wf->watch_index = NULL;
+    }
+}
+
+/* Takes m out of its watcher's list and index (the watcher's thread). */
+static void unlink_watcher(actori_fail *wf, actori_monitor *m)
+{
+    *m->prev_w = m->next_w;
+    if (m->next_w != NULL)
+        m->next_w->prev_w = m->prev_w;
+    index_remove(wf, m);
+    m->on = 0;
+}
+
 /* Sends m's DOWN to its watcher, with the target's list's reference. */
 static void send_down(actori_monitor *m, int reason)
 {
@@ -90,19 +181,25 @@ int actor_ctx_monitor(actor_ctx *ctx, actor_addr *target)
     actori_fail *tf = actori_cell_fail(target);
     if (wf == NULL || tf == NULL)
         return ACTOR_ENOMEM;
-    for (actori_monitor *m = wf->watching; m != NULL; m = m->next_w)
-        if (m->target == target)
-            return ACTOR_OK; /* one monitor per pair: a second is the same */
+    if (index_find(wf, target) != NULL)
+        return ACTOR_OK; /* one monitor per pair: a second is the same */
     actori_monitor *m = actori_calloc(1, sizeof *m);
     if (m == NULL)
         return ACTOR_ENOMEM;
+    m->target = target;
+    if (index_add(wf, m) != ACTOR_OK) {
+        actori_free(m);
+        return ACTOR_ENOMEM;
+    }
     actori_cell_ref(w);
     actori_cell_ref(target);
     m->watcher = w;
-    m->target = target;
     m->on = 1;
     atomic_init(&m->refs, 2);
     m->next_w = wf->watching;
+    if (m->next_w != NULL)
+        m->next_w->prev_w = &m->next_w;
+    m->prev_w = &wf->watching;
     wf->watching = m;
     pthread_mutex_t *lock = stripe_of(target);
     pthread_mutex_lock(lock);
@@ -141,12 +238,10 @@ static void unlink_target(actori_monitor *m)
         monitor_release(m);
 }
 
-/* Switches m off and takes it out of the watcher's list (at *slot). */
-static void switch_off(actori_monitor **slot)
+/* Switches m off and takes it out of the watcher's list and index. */
+static void switch_off(actori_fail *wf, actori_monitor *m)
 {
-    actori_monitor *m = *slot;
-    *slot = m->next_w;
-    m->on = 0;
+    unlink_watcher(wf, m);
     unlink_target(m);
     monitor_release(m); /* the watcher's list's */
 }
@@ -156,19 +251,18 @@ int actor_ctx_demonitor(actor_ctx *ctx, actor_addr *target)
     if (ctx == NULL || target == NULL)
         return ACTOR_EINVAL;
     actori_fail *wf = actori_cell_fail_if(cell_of(ctx));
-    for (actori_monitor **slot = wf ? &wf->watching : NULL; slot && *slot; slot = &(*slot)->next_w)
-        if ((*slot)->target == target) {
-            switch_off(slot);
-            return ACTOR_OK;
-        }
-    return ACTOR_ENOENT;
+    actori_monitor *m = wf != NULL ? index_find(wf, target) : NULL;
+    if (m == NULL)
+        return ACTOR_ENOENT;
+    switch_off(wf, m);
+    return ACTOR_OK;
 }
 
 void actori_monitors_watcher_stop(actor_addr *a)
 {
     actori_fail *f = actori_cell_fail_if(a);
     while (f != NULL && f->watching != NULL)
-        switch_off(&f->watching);
+        switch_off(f, f->watching);
 }
 
 void actori_monitors_target_done(actor_addr *a)
@@ -198,14 +292,8 @@ void actori_monitor_dispatch(actor_addr *watcher, actori_env *e)
     actori_monitor *m = p.m;
     if (m->on) {
         /* Delivered: the monitor is over (a Down comes once). */
-        actori_fail *f = actori_cell_fail_if(watcher);
-        for (actori_monitor **slot = &f->watching; *slot != NULL; slot = &(*slot)->next_w)
-            if (*slot == m) {
-                *slot = m->next_w;
-                m->on = 0;
-                monitor_release(m);
-                break;
-            }
+        unlink_watcher(actori_cell_fail_if(watcher), m);
+        monitor_release(m); /* the watcher's list's: the envelope's keeps it */
         watcher->cls->on_down(actor_ctx_of(watcher), watcher->state, m->target, p.reason);
     }
     monitor_release(m); /* the envelope's */
