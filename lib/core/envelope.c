@@ -37,10 +37,15 @@ actori_env *actori_env_new(uint8_t kind, const actor_msgtype *t, const void *pay
     e->msg.unused = 0;
     e->msg.len = (uint32_t)len;
     e->type = t;
-    if (extra)
-        memset(e->data, 0, extra);
+    /* Fixed-size stores: a memset of a variable length (0, 8 or 16) is a
+     * loop of 26 instructions per message (callgrind, W1). */
+    if (extra) {
+        memset(e->data, 0, 8);
+        if (extra > 8)
+            memset(e->data + 8, 0, 8);
+    }
     if (len > 0)
-        memcpy(actori_env_payload(e), payload, len);
+        memcpy(e->data + extra, payload, len);
     return e;
 }
 

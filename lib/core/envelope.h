@@ -65,6 +65,14 @@ static inline unsigned char *actori_env_payload(actori_env *e)
     return e->data + actori_env_prefix(e->msg.kind);
 }
 
+/* The payload of an envelope whose kind the caller knows (a constant):
+ * the offset folds, where actori_env_payload must reload the kind byte
+ * after any store (a char may alias anything). */
+static inline unsigned char *actori_env_payload_as(actori_env *e, uint8_t kind)
+{
+    return e->data + actori_env_prefix(kind);
+}
+
 /* A new envelope of `kind` with a copy of payload (len bytes) and its
  * prefix zeroed (for REQUEST and RESPONSE, the responder slot is NULL). From the envelope
  * pool on a worker thread, else from malloc. NULL on ENOMEM (also for

@@ -64,6 +64,8 @@ static bool claim(actor_responder *r)
 }
 
 static void finish_completion(actor_responder *r, int status, int handler_error);
+static inline __attribute__((always_inline)) void complete_now(actor_responder *r, int status,
+                                                               int handler_error);
 
 /* The clock may not have fired a deadline that passed: an answer after it
  * is late all the same, and the final status is ACTOR_EEXPIRED. */
@@ -90,7 +92,7 @@ void actori_responder_reply(actor_responder *r, unsigned char *buf, const void *
         memcpy(data, reply, len);
     r->data = data;
     r->len = len;
-    finish_completion(r, ACTOR_OK, 0);
+    complete_now(r, ACTOR_OK, 0);
     actori_responder_release(r);
 }
 
@@ -138,7 +140,7 @@ void actori_responder_complete(actor_responder *r, int status, int handler_error
     if (claim(r)) {
         if (status != ACTOR_EEXPIRED && past_deadline(r))
             status = ACTOR_EEXPIRED, handler_error = 0;
-        finish_completion(r, status, handler_error);
+        complete_now(r, status, handler_error);
     }
     actori_responder_release(r);
 }
@@ -163,8 +165,11 @@ void actori_deadline_fire(actori_timed *item)
 }
 
 /* Publishes the outcome and runs what waits for it, once. The caller holds
- * a reference, which it drops afterwards. */
-static void finish_completion(actor_responder *r, int status, int handler_error)
+ * a reference, which it drops afterwards. Inlined into the two completions
+ * of every request (a call there cost W1 37 instructions per round trip);
+ * finish_completion is the out-of-line copy for the rare paths. */
+static inline __attribute__((always_inline)) void complete_now(actor_responder *r, int status,
+                                                               int handler_error)
 {
     r->status = status;
     r->handler_error = handler_error;
@@ -186,6 +191,12 @@ static void finish_completion(actor_responder *r, int status, int handler_error)
     }
     if (old & ACTORI_R_WAITER)
         actori_futex_wake_all(&r->state);
+}
+
+static __attribute__((noinline)) void finish_completion(actor_responder *r, int status,
+                                                         int handler_error)
+{
+    complete_now(r, status, handler_error);
 }
 
 int actor_responder_status(const actor_responder *r)
