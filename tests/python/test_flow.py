@@ -3,6 +3,7 @@ send with a timeout, send_async, stats, the dead-letter hook."""
 
 import asyncio
 import threading
+import time
 import unittest
 from typing import Any
 
@@ -154,6 +155,11 @@ class FlowTest(unittest.TestCase):
                     self.assertEqual((len(tries), len(watches)), (2, 1))
 
                 asyncio.run(main())
+                # The mailbox holds 2: ask once the last event is taken.
+                deadline = time.monotonic() + limit(10)
+                while a.stats()["handled"] < 4:
+                    self.assertLess(time.monotonic(), deadline)
+                    threading.Event().wait(0.001)
                 self.assertEqual(a.ask("Fl.Sum").result(timeout=limit(10)), 10)
         finally:
             core.shim_addr_send_wait, core.shim_room_watch = real_send_wait, real_watch
