@@ -58,6 +58,9 @@ typedef struct actori_clock {
 /* How long the owner sleeps at most while it holds items: what an answered
  * deadline or a cancelled timer may linger before it is freed. */
 #define ACTORI_CLOCK_POLL_NS 10000000ull
+/* How long the owner keeps polling after the last arm before it sleeps
+ * until woken (an idle runtime costs no wake-ups). */
+#define ACTORI_CLOCK_LINGER_NS 1000000000ull
 
 /* The longest interval a timer or deadline may be set for (about 139 years):
  * keeps every due time far from overflow. */
