@@ -581,6 +581,7 @@ typedef struct nt_peer {
 static inline int nt_peer_start(nt_peer *p, const char *url, const char *name, const char *mode)
 {
     char *argv[] = {(char *)ACTOR_NODE_PEER, (char *)url, (char *)name, (char *)mode, NULL};
+    p->in = p->out = -1; /* as they stay if the spawn fails */
     p->pid = nt_spawn(argv, &p->in, &p->out, 0, 0);
     return p->pid > 0 ? 0 : -1;
 }
