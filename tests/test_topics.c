@@ -939,6 +939,121 @@ static void concurrent(void **state)
     actor_class_free(c);
 }
 
+/* ---- the result cache against a reference, under churn ---- */
+
+#define CH_ACTORS 12
+static const char *const ch_pats[] = {"a.b.c", "a.*.c", "a.b.*", "a.>",     "*.b.c", ">",
+                                      "a.b",   "x.y",   "*.*",   "a.b.c.d", "*.b.>", "q"};
+static const char *const ch_subjs[] = {"a.b.c", "a.x.c",   "a.b.d",     "a.b",
+                                       "x.y",   "a.b.c.d", "q",         "z.b.c",
+                                       "a.b.c.d.e", "nothing.here"};
+#define CH_NP (sizeof ch_pats / sizeof *ch_pats)
+#define CH_NS (sizeof ch_subjs / sizeof *ch_subjs)
+static unsigned long ch_got[CH_ACTORS];
+static int ch_ids[CH_ACTORS];
+
+static int ch_ev(actor_ctx *c, void *st, const void *p, size_t l)
+{
+    ch_got[*(int *)st]++;
+    return 0;
+}
+
+/* An independent matcher: split both on '.', compare token by token. */
+static bool ch_matches(const char *pat, const char *subj)
+{
+    char pb[64], sb[64], *pt[16], *st[16], *save;
+    int np = 0, ns = 0;
+    strcpy(pb, pat);
+    strcpy(sb, subj);
+    for (char *x = strtok_r(pb, ".", &save); x; x = strtok_r(NULL, ".", &save))
+        pt[np++] = x;
+    for (char *x = strtok_r(sb, ".", &save); x; x = strtok_r(NULL, ".", &save))
+        st[ns++] = x;
+    for (int i = 0; i < np; i++) {
+        if (strcmp(pt[i], ">") == 0)
+            return ns > i;
+        if (i >= ns)
+            return false;
+        if (strcmp(pt[i], "*") != 0 && strcmp(pt[i], st[i]) != 0)
+            return false;
+    }
+    return np == ns;
+}
+
+/* Random subscribes, unsubscribes and stops (each a change that must make
+ * cached results stale), each followed by publishes of a few subjects, the
+ * same ones again and again (cache hits): every publish reaches exactly the
+ * actors a reference matcher names, once. Then bad subjects are EINVAL
+ * before any other code, cached-looking or not. */
+static void cache_agrees_with_reference(void **state)
+{
+    (void)state;
+    const actor_msgtype *t = tu_type("tc.Ev", "q", NULL);
+    actor_class *c = tu_class("tc.Cache");
+    assert_ok(actor_class_on_event(c, t, ch_ev));
+    actor_runtime *rt = NULL;
+    assert_ok(actor_runtime_new_manual(1, &rt));
+    actor_addr *act[CH_ACTORS];
+    bool has[CH_ACTORS][CH_NP];
+    memset(has, 0, sizeof has);
+    memset(ch_got, 0, sizeof ch_got);
+    for (int i = 0; i < CH_ACTORS; i++) {
+        ch_ids[i] = i;
+        act[i] = tu_spawn(rt, c, &ch_ids[i]);
+    }
+    unsigned seed = 7;
+    for (long step = 0; step < tu_scale(20000); step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        int a = (int)(r % CH_ACTORS), p = (int)((r >> 4) % CH_NP), op = (int)((r >> 10) % 16);
+        if (op == 0) { /* stop and spawn again: its subscriptions end at Done */
+            assert_ok(addr_interrupt(act[a]));
+            assert_ok(actor_runtime_run(rt, SIZE_MAX, NULL));
+            addr_release(act[a]);
+            memset(has[a], 0, sizeof has[a]);
+            act[a] = tu_spawn(rt, c, &ch_ids[a]);
+        } else if (op < 7) {
+            assert_code(actor_subscribe(act[a], ch_pats[p]), has[a][p] ? ACTOR_EBUSY : ACTOR_OK);
+            has[a][p] = true;
+        } else if (op < 11) {
+            assert_code(actor_unsubscribe(act[a], ch_pats[p]),
+                        has[a][p] ? ACTOR_OK : ACTOR_ENOENT);
+            has[a][p] = false;
+        }
+        for (int k = 0; k < 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *subj = ch_subjs[(seed >> 8) % CH_NS];
+            unsigned long before[CH_ACTORS];
+            memcpy(before, ch_got, sizeof ch_got);
+            bool want[CH_ACTORS];
+            size_t expect = 0, delivered = 99;
+            for (int i = 0; i < CH_ACTORS; i++) {
+                want[i] = false;
+                for (size_t j = 0; j < CH_NP; j++)
+                    want[i] = want[i] || (has[i][j] && ch_matches(ch_pats[j], subj));
+                expect += want[i];
+            }
+            uint64_t v = 1;
+            assert_ok(actor_publish(rt, subj, t, &v, sizeof v, &delivered));
+            assert_int_equal(delivered, expect);
+            assert_ok(actor_runtime_run(rt, SIZE_MAX, NULL));
+            for (int i = 0; i < CH_ACTORS; i++)
+                assert_int_equal(ch_got[i] - before[i], want[i] ? 1 : 0);
+        }
+    }
+    uint64_t v = 1;
+    size_t d;
+    const char *bad[] = {"", ".", "a..b", "a.", ".a", "a b", "a.*", "a.>", "*", ">", "a*"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_code(actor_publish(rt, bad[i], t, &v, sizeof v, &d), ACTOR_EINVAL);
+    assert_code(actor_publish(rt, "a..b", t, &v, 3, &d), ACTOR_EINVAL); /* before ETYPE */
+    assert_code(actor_publish(rt, "a.b", t, &v, 3, &d), ACTOR_ETYPE);
+    for (int i = 0; i < CH_ACTORS; i++)
+        addr_release(act[i]);
+    actor_runtime_free(rt);
+    actor_class_free(c);
+}
+
 int main(void)
 {
     /* First call of the library: count this thread's allocations. */
@@ -958,6 +1073,7 @@ int main(void)
         TU_TEST(bounded_refusals),
         TU_TEST(outlive_runtime),
         TU_TEST(concurrent),
+        TU_TEST(cache_agrees_with_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,26 +11,38 @@
  *
  * Locking: one reader-writer lock per runtime (writer-preferring, so a
  * stream of publishes cannot starve a subscribe). A publish takes it
- * shared, copies the matching subscribers into an array with a memory
- * reference each (actori_cell_ref: the cell cannot be freed under us),
- * releases it and only then sends: no user code (dead-letter hooks) and no
- * push runs under the lock. Subscribe, unsubscribe and the Done hook take
- * it exclusive and never call out either; the memory references they drop
- * are dropped after the unlock (the last one may free the cell, and with
- * it the runtime's memory and this very trie).
+ * shared; no user code runs under it (so no publish, subscribe or
+ * unsubscribe can recurse into it). When the runtime has no dead-letter
+ * hook, a publish sends under the lock itself: no reference is taken per
+ * subscriber, and a send can call no user code (see below why it cannot
+ * drain a Done mailbox either). With a hook, or for a subscriber that
+ * routes (a pool), it copies the subscriber with a memory reference
+ * (actori_cell_ref: the cell cannot be freed under us), and sends after
+ * the unlock. Subscribe, unsubscribe and the Done hook take it exclusive
+ * and never call out; the memory references they drop are dropped after
+ * the unlock (the last one may free the cell, and with it the runtime's
+ * memory and this very trie).
  *
  * Lifetime: every actor with subscriptions has a `subscriber` record that
  * holds one memory reference (never a counted address: a subscription does
  * not keep its actor alive). The record goes with the actor's last
  * subscription, or at its Done through the core's parts slot
  * (ACTORI_PART_TOPICS), which runs just before Done: a joiner that returns
- * finds the subscriptions gone. Subscribe marks the actor after inserting;
- * the mark and the core's close are RMWs (acq_rel) on the same byte, so
- * one comes first. Mark first: the close reads our bit and, through the
- * RMW chain, everything before it, our insert included; its Done hook
- * (which takes the lock after our unlock) removes it. Close first: mark
- * says so and we remove it ourselves (ACTOR_ECLOSED). Removal is
- * idempotent, as the Done hook may also find nothing left.
+ * finds the subscriptions gone. Subscribe marks the actor under the write
+ * lock, before inserting; the mark and the core's close are RMWs (acq_rel)
+ * on the same byte, so one comes first. Mark first: the close sees our
+ * bit, and its Done hook takes the lock after our unlock and removes the
+ * insert. Close first: mark says so and nothing is inserted
+ * (ACTOR_ECLOSED). So an actor in the trie is not Done, and cannot become
+ * Done while anyone holds the lock shared (its Done hook waits for the
+ * write lock, and Done is set after it): a send under the read lock never
+ * finds a Done mailbox to drain. Removal is idempotent, as the Done hook
+ * may also find nothing left.
+ *
+ * Results are cached (subject -> subscribers, as the NATS server's sublist
+ * cache), for short subjects with few subscribers: a hit costs a hash and
+ * a compare instead of the parse and the walk. Every change of the trie
+ * bumps a generation that makes all entries stale at once (see `topics`).
  *
  * The trie itself is made at the first subscribe on a runtime and hangs on
  * the runtime (actor_runtime.topics); the core frees it with the runtime's
@@ -41,6 +53,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +107,35 @@ struct subscriber {
     uint32_t n;
 };
 
+/* A cached result: the subscribers (each once) of one published subject,
+ * as of one generation of the trie. Immutable once in a slot. */
+typedef struct centry {
+    struct centry *next;   /* on the retired list */
+    uint64_t gen;
+    uint32_t hash, len;    /* of the subject */
+    uint32_t n;
+    actor_addr **subs;     /* n, after the subject */
+    char subject[];
+} centry;
+
 typedef struct topics {
     actori_rt_part part; /* first: the runtime frees it through part.destroy */
     pthread_rwlock_t lock;
     tnode *root;
     subscriber **amap;   /* by actor (linear probing), or NULL */
     uint32_t amask, acount;
+    /* The result cache (the NATS server's sublist cache): published subject
+     * -> subscribers. Every change of the trie bumps gen (under the write
+     * lock), which makes every entry stale at once. Publishes (readers)
+     * fill empty or stale slots by CAS; what they replace goes on `retired`,
+     * freed by the next writer (no reader can hold it then). The table is
+     * made by the first publish and dropped by a writer when the
+     * subscriptions outgrow it (the next publish makes a larger one). */
+    uint64_t gen;                   /* the write lock's */
+    uint32_t nsubs;                 /* subscriptions (the write lock's) */
+    _Atomic(_Atomic(centry *) *) cache;
+    _Atomic uint32_t cmask;         /* slots - 1, with the table */
+    _Atomic(centry *) retired;
 } topics;
 
 /* ---- subjects ---- */
@@ -440,6 +476,157 @@ static bool tsub_remove(topics *tp, tsub *t)
     return true;
 }
 
+/* ---- the result cache ---- */
+
+#define CACHE_MIN 1024        /* slots, as the NATS server's sublist cache */
+#define CACHE_MAX 16384
+#define CACHE_SUBJECT_MAX 64  /* longer subjects are not cached */
+#define CACHE_SUBS_MAX 16     /* nor results of more subscribers: their
+                                 deliveries cost far more than the walk */
+
+static void centries_free(centry *e)
+{
+    while (e != NULL) {
+        centry *next = e->next;
+        actori_free(e);
+        e = next;
+    }
+}
+
+/* Frees the table and its entries. The write lock (or no one else). */
+static void cache_drop(topics *tp)
+{
+    _Atomic(centry *) *v = atomic_load_explicit(&tp->cache, memory_order_relaxed);
+    if (v == NULL)
+        return;
+    uint32_t mask = atomic_load_explicit(&tp->cmask, memory_order_relaxed);
+    for (uint32_t i = 0; i <= mask; i++)
+        actori_free(atomic_load_explicit(&v[i], memory_order_relaxed));
+    actori_free(v);
+    atomic_store_explicit(&tp->cache, NULL, memory_order_relaxed);
+}
+
+/* The trie changed (under the write lock): every cached result is stale.
+ * What readers retired is freed now that none can see it. A table that the
+ * subscriptions outgrew goes: the next publish makes one to their measure.
+ * O(1) amortized (the table is dropped once per doubling). */
+static void changed(topics *tp, int delta)
+{
+    tp->gen++;
+    tp->nsubs += (uint32_t)delta;
+    centries_free(atomic_exchange_explicit(&tp->retired, NULL, memory_order_relaxed));
+    uint32_t mask = atomic_load_explicit(&tp->cmask, memory_order_relaxed);
+    if (mask + 1 < CACHE_MAX && (uint64_t)tp->nsubs * 2 > mask + 1)
+        cache_drop(tp);
+}
+
+/* The table, made if needed (any reader; a lost race frees its own). */
+static _Atomic(centry *) *cache_table(topics *tp, uint32_t *mask)
+{
+    _Atomic(centry *) *v = atomic_load_explicit(&tp->cache, memory_order_acquire);
+    if (v != NULL) {
+        *mask = atomic_load_explicit(&tp->cmask, memory_order_relaxed);
+        return v;
+    }
+    uint32_t size = CACHE_MIN;
+    while (size < CACHE_MAX && size < (uint64_t)tp->nsubs * 2)
+        size *= 2;
+    _Atomic(centry *) *made = actori_calloc(size, sizeof *made);
+    if (made == NULL)
+        return NULL;
+    /* cmask first: whoever sees the table sees its size (the CAS
+     * publishes both; a loser's store is of the same size, the read lock
+     * keeping nsubs fixed). */
+    atomic_store_explicit(&tp->cmask, size - 1, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&tp->cache, &v, made, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        actori_free(made);
+        made = v;
+    }
+    *mask = size - 1;
+    return made;
+}
+
+/* A published subject's key: true with its hash and length when it is
+ * short enough to be cached. Not a check: only valid subjects are ever
+ * cached, so a hit proves the subject valid and a miss parses it. */
+static inline bool cache_key(const char *s, uint32_t *hash, uint32_t *len)
+{
+    uint32_t h = 2166136261u, i = 0;
+    for (unsigned char c; (c = (unsigned char)s[i]) != '\0'; i++) {
+        if (i == CACHE_SUBJECT_MAX)
+            return false;
+        h = (h ^ c) * 16777619u;
+    }
+    *hash = h;
+    *len = i;
+    return true;
+}
+
+/* The subject's entry of this generation, if cached. The read lock. */
+static const centry *cache_find(topics *tp, const char *s, uint32_t hash, uint32_t len)
+{
+    _Atomic(centry *) *v = atomic_load_explicit(&tp->cache, memory_order_acquire);
+    if (v == NULL)
+        return NULL;
+    uint32_t i = hash & atomic_load_explicit(&tp->cmask, memory_order_relaxed);
+    for (int k = 0; k < 2; k++, i ^= 1) { /* two slots: one line */
+        const centry *e = atomic_load_explicit(&v[i], memory_order_acquire);
+        if (e != NULL && e->hash == hash && e->len == len && e->gen == tp->gen &&
+            memcmp(e->subject, s, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Whether the subject's pair of slots has an empty or stale one (or the
+ * table is still to be made). The read lock. */
+static bool cache_room(topics *tp, uint32_t hash)
+{
+    _Atomic(centry *) *v = atomic_load_explicit(&tp->cache, memory_order_acquire);
+    if (v == NULL)
+        return true;
+    uint32_t i = hash & atomic_load_explicit(&tp->cmask, memory_order_relaxed);
+    for (int k = 0; k < 2; k++, i ^= 1) {
+        const centry *old = atomic_load_explicit(&v[i], memory_order_acquire);
+        if (old == NULL || old->gen != tp->gen)
+            return true;
+    }
+    return false;
+}
+
+/* Puts e (this generation's) in an empty or stale slot of its pair, if
+ * there is one: a live entry of another subject stays (no thrashing
+ * between two subjects). Returns false when e was not put (the caller
+ * frees it after use). The read lock. */
+static bool cache_put(topics *tp, centry *e)
+{
+    uint32_t mask;
+    _Atomic(centry *) *v = cache_table(tp, &mask);
+    if (v == NULL)
+        return false;
+    uint32_t i = e->hash & mask;
+    for (int k = 0; k < 2; k++, i ^= 1) {
+        centry *old = atomic_load_explicit(&v[i], memory_order_acquire);
+        if (old != NULL && old->gen == tp->gen)
+            continue;
+        /* release: e's contents before its pointer. */
+        if (atomic_compare_exchange_strong_explicit(&v[i], &old, e, memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            if (old != NULL) { /* a reader may still hold it: the next writer frees it */
+                centry *head = atomic_load_explicit(&tp->retired, memory_order_relaxed);
+                do
+                    old->next = head;
+                while (!atomic_compare_exchange_weak_explicit(&tp->retired, &head, old,
+                                                              memory_order_release,
+                                                              memory_order_relaxed));
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- the runtime's topics ---- */
 
 static void free_tree(tnode *n)
@@ -464,6 +651,8 @@ static void topics_destroy(actori_rt_part *p)
     topics *tp = (topics *)p;
     free_tree(tp->root);
     actori_free(tp->amap); /* empty (and NULL) by the above */
+    cache_drop(tp);
+    centries_free(atomic_load_explicit(&tp->retired, memory_order_relaxed));
     pthread_rwlock_destroy(&tp->lock);
     actori_free(tp);
 }
@@ -472,10 +661,15 @@ static void topics_destroy(actori_rt_part *p)
 static void remove_all(topics *tp, actor_addr *a)
 {
     bool gone = false;
+    int removed = 0;
     pthread_rwlock_wrlock(&tp->lock);
     subscriber *s = sub_find(tp, a);
-    while (s != NULL && !gone)
+    while (s != NULL && !gone) {
         gone = tsub_remove(tp, s->first);
+        removed--;
+    }
+    if (removed != 0)
+        changed(tp, removed);
     pthread_rwlock_unlock(&tp->lock);
     if (gone)
         actori_cell_unref(a);
@@ -553,6 +747,8 @@ int actor_subscribe(actor_addr *a, const char *subject)
         rc = ACTOR_ENOMEM;
     } else if (s != NULL && tsub_find(s, n) != NULL) {
         rc = ACTOR_EBUSY;
+    } else if (!actori_part_mark(a, ACTORI_PART_TOPICS)) {
+        rc = ACTOR_ECLOSED; /* its Done hook ran or runs: insert nothing */
     } else {
         if (s == NULL) {
             s = fresh = actori_calloc(1, sizeof *s);
@@ -581,22 +777,15 @@ int actor_subscribe(actor_addr *a, const char *subject)
             if (fresh != NULL)
                 actori_cell_ref(a); /* the record's: memory only */
             t = NULL;
+            changed(tp, 1);
         }
     }
     if (rc != ACTOR_OK && n != NULL)
         prune(n);
     pthread_rwlock_unlock(&tp->lock);
-    if (rc != ACTOR_OK) {
+    if (t != NULL) /* not inserted */
         actori_free(t);
-        return rc;
-    }
-    /* Then look at Done (see the top of the file): a Done actor keeps no
-     * subscription, whoever removes it. */
-    if (!actori_part_mark(a, ACTORI_PART_TOPICS)) {
-        remove_all(tp, a);
-        return ACTOR_ECLOSED;
-    }
-    return ACTOR_OK;
+    return rc;
 }
 
 int actor_unsubscribe(actor_addr *a, const char *subject)
@@ -620,6 +809,7 @@ int actor_unsubscribe(actor_addr *a, const char *subject)
     tsub *t = s != NULL ? tsub_find(s, n) : NULL;
     if (t != NULL) {
         gone = tsub_remove(tp, t);
+        changed(tp, -1);
         rc = ACTOR_OK;
     }
     pthread_rwlock_unlock(&tp->lock);
@@ -628,59 +818,44 @@ int actor_unsubscribe(actor_addr *a, const char *subject)
     return rc;
 }
 
-/* The matching subscribers of one publish, each with a memory reference
- * taken under the lock. Dropping one there (a duplicate, or on ENOMEM) is
- * never the last: the subscriber record holds one until a writer removes
- * it, which our read lock keeps out. */
+/* One publish. The walk collects the nodes that match (a few); then each
+ * subscriber of those nodes is delivered to once.
+ *
+ * Under the read lock no subscriber in the trie can be freed (its record
+ * holds a memory reference that only a writer drops) nor become Done (its
+ * Done hook must take the write lock first: see the top of the file). So
+ * when the runtime has no dead-letter hook (fixed before the first spawn,
+ * hence before any subscription), a send can run no user code: a stopping
+ * subscriber's copy goes nowhere, a push never drains a Done mailbox. Then
+ * the sends run under the read lock, with no reference taken per
+ * subscriber. Otherwise (a hook, or a subscriber that routes: a pool), the
+ * subscriber gets a memory reference under the lock and its send runs
+ * after the unlock. */
 typedef struct collect {
-    slot *v;
-    size_t n, cap;
-    slot *own;         /* the caller's stack array (not freed) */
-    unsigned nodes;    /* nodes that contributed */
+    const tnode **nodes; /* the matching nodes with subscriptions */
+    size_t nn, ncap;
+    const tnode **own;   /* the caller's stack array (not freed) */
     bool oom;
-    const actor_msgtype *t;
-    const actor_class *cls; /* the last class looked at, and whether it */
-    bool cls_ok;            /* has an event handler for t               */
 } collect;
 
 static void take(collect *c, const tnode *n)
 {
     if (n->nsubs == 0 || c->oom)
         return;
-    if (c->n + n->nsubs > c->cap) {
-        size_t cap = c->cap * 2;
-        while (cap < c->n + n->nsubs)
-            cap *= 2;
-        slot *v = c->v == c->own ? actori_malloc(cap * sizeof *v)
-                                 : actori_realloc(c->v, cap * sizeof *v);
+    if (c->nn == c->ncap) {
+        size_t cap = c->ncap * 2;
+        const tnode **v = c->nodes == c->own ? actori_malloc(cap * sizeof *v)
+                                             : actori_realloc(c->nodes, cap * sizeof *v);
         if (v == NULL) {
             c->oom = true;
             return;
         }
-        if (c->v == c->own)
-            memcpy(v, c->own, c->n * sizeof *v);
-        c->v = v;
-        c->cap = cap;
+        if (c->nodes == c->own)
+            memcpy(v, c->own, c->nn * sizeof *v);
+        c->nodes = v;
+        c->ncap = cap;
     }
-    size_t before = c->n;
-    for (uint32_t i = 0; i < n->nsubs; i++) {
-        actor_addr *a = n->subs[i].a;
-        /* Classes are read-only once in use (subscribers of one subject
-         * often share one). A Done actor is no subscriber any more, not
-         * even for the dead-letter hook: its subscription is one that lost
-         * the race with its end, on its way out (relaxed: a hint). */
-        if (a->cls != c->cls) {
-            c->cls = a->cls;
-            c->cls_ok = actori_event_handler(a->cls, c->t) != NULL;
-        }
-        if (!c->cls_ok ||
-            (atomic_load_explicit(&a->status, memory_order_relaxed) & ACTORI_S_DONE))
-            continue;
-        actori_cell_ref(a); /* memory only: it may stop meanwhile */
-        c->v[c->n++] = n->subs[i];
-    }
-    if (c->n > before)
-        c->nodes++;
+    c->nodes[c->nn++] = n;
 }
 
 /* NATS's matchLevel: `>` takes the rest (one token or more), `*` one. */
@@ -699,100 +874,212 @@ static void match(collect *c, const tnode *n, const char *s, const token *tk, un
     take(c, n);
 }
 
-static int by_actor(const void *x, const void *y)
+enum { D_SKIP, D_NOW, D_LATER };
+
+typedef struct deliver {
+    const actor_msgtype *t;
+    const void *payload;
+    size_t len;
+    bool now_ok;              /* no dead-letter hook: sends under the lock */
+    const actor_class *cls;   /* the last class looked at (subscribers of */
+    uint8_t mode;             /* one subject often share one), its D_*    */
+    size_t delivered;
+    actor_addr **later;       /* [0, nlater): referenced, sent after unlock */
+    size_t nlater;
+} deliver;
+
+/* a's delivery: now (under the lock), later (a reference now), or none.
+ * Classes are read-only once in use. */
+static inline __attribute__((always_inline)) void deliver_one(deliver *d, actor_addr *a)
 {
-    uintptr_t a = (uintptr_t)((const slot *)x)->a, b = (uintptr_t)((const slot *)y)->a;
+    if (a->cls != d->cls) {
+        d->cls = a->cls;
+        d->mode = actori_event_handler(a->cls, d->t) == NULL ? D_SKIP
+                  : d->now_ok && !a->cls->routes         ? D_NOW
+                                                         : D_LATER;
+    }
+    if (d->mode == D_NOW) {
+        if (actori_send_event(a, d->t, d->payload, d->len) == ACTOR_OK)
+            d->delivered++;
+    } else if (d->mode == D_LATER) {
+        actori_cell_ref(a); /* memory only: it may stop meanwhile */
+        d->later[d->nlater++] = a;
+    }
+}
+
+static int by_addr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t)*(actor_addr *const *)x, b = (uintptr_t)*(actor_addr *const *)y;
     return a < b ? -1 : a > b;
 }
 
-/* Each actor once: only an actor with more than one subscription can be
- * there twice, so only those are compared (pairwise when few, else
- * sorted). Under the lock (s->owner->n); drops the duplicates' references. */
-static void dedupe(collect *c)
+/* Delivers to each subscriber of the matching nodes once: only an actor
+ * with more than one subscription can be there twice, so only those are
+ * gathered (into multi) and compared (pairwise when few, else sorted). */
+static void deliver_all(deliver *d, const collect *c, actor_addr **multi)
 {
-    size_t multi = c->n; /* [multi, n): actors with more than one subscription */
-    for (size_t i = 0; i < multi;) {
-        if (c->v[i].s->owner->n > 1) {
-            slot tmp = c->v[i];
-            c->v[i] = c->v[--multi];
-            c->v[multi] = tmp;
-        } else {
-            i++;
+    if (c->nn == 1) {
+        const tnode *n = c->nodes[0];
+        for (uint32_t i = 0; i < n->nsubs; i++)
+            deliver_one(d, n->subs[i].a);
+        return;
+    }
+    size_t nm = 0;
+    for (size_t k = 0; k < c->nn; k++) {
+        const tnode *n = c->nodes[k];
+        for (uint32_t i = 0; i < n->nsubs; i++) {
+            if (n->subs[i].s->owner->n > 1)
+                multi[nm++] = n->subs[i].a;
+            else
+                deliver_one(d, n->subs[i].a);
         }
     }
-    size_t nm = c->n - multi, w = multi;
-    if (nm < 2)
-        return;
     if (nm <= 32) {
-        for (size_t i = multi; i < c->n; i++) {
-            size_t k = multi;
-            while (k < w && c->v[k].a != c->v[i].a)
+        for (size_t i = 0; i < nm; i++) {
+            size_t k = 0;
+            while (k < i && multi[k] != multi[i])
                 k++;
-            if (k < w)
-                actori_cell_unref(c->v[i].a);
-            else
-                c->v[w++] = c->v[i];
+            if (k == i)
+                deliver_one(d, multi[i]);
         }
     } else {
-        qsort(c->v + multi, nm, sizeof *c->v, by_actor);
-        w = multi + 1;
-        for (size_t i = multi + 1; i < c->n; i++) {
-            if (c->v[i].a != c->v[w - 1].a)
-                c->v[w++] = c->v[i];
+        qsort(multi, nm, sizeof *multi, by_addr);
+        for (size_t i = 0; i < nm; i++)
+            if (i == 0 || multi[i] != multi[i - 1])
+                deliver_one(d, multi[i]);
+    }
+}
+
+/* The subscribers of the matching nodes, each once, into out (room for
+ * all of them; multi: as much again, scratch). Returns how many. */
+static size_t gather(const collect *c, actor_addr **out, actor_addr **multi)
+{
+    size_t n = 0, nm = 0;
+    for (size_t k = 0; k < c->nn; k++) {
+        const tnode *t = c->nodes[k];
+        for (uint32_t i = 0; i < t->nsubs; i++) {
+            if (c->nn > 1 && t->subs[i].s->owner->n > 1)
+                multi[nm++] = t->subs[i].a;
             else
-                actori_cell_unref(c->v[i].a);
+                out[n++] = t->subs[i].a;
         }
     }
-    c->n = w;
+    for (size_t i = 0; i < nm; i++) { /* few: pairwise (the cache takes few) */
+        size_t k = 0;
+        while (k < i && multi[k] != multi[i])
+            k++;
+        if (k == i)
+            out[n++] = multi[i];
+    }
+    return n;
+}
+
+/* A new entry for the subject, with the subscribers of c (at most
+ * CACHE_SUBS_MAX of them), or NULL without memory. */
+static centry *centry_new(const topics *tp, const collect *c, size_t total, const char *subject,
+                          uint32_t hash, uint32_t len)
+{
+    size_t at = (offsetof(centry, subject) + len + 7) & ~(size_t)7;
+    actor_addr *multi[CACHE_SUBS_MAX];
+    centry *e = actori_malloc(at + total * sizeof(actor_addr *));
+    if (e == NULL)
+        return NULL;
+    e->next = NULL;
+    e->gen = tp->gen;
+    e->hash = hash;
+    e->len = len;
+    memcpy(e->subject, subject, len);
+    e->subs = (actor_addr **)(void *)((char *)e + at);
+    e->n = (uint32_t)gather(c, e->subs, multi);
+    return e;
 }
 
 int actor_publish(actor_runtime *rt, const char *subject, const actor_msgtype *t,
                   const void *payload, size_t len, size_t *delivered)
 {
     token tk[TOKENS_MAX];
-    unsigned ntok;
-    if (rt == NULL || subject == NULL || t == NULL || (payload == NULL && len > 0) ||
-        parse(subject, false, tk, &ntok) != ACTOR_OK)
+    unsigned ntok = 0;
+    uint32_t khash = 0, klen = 0;
+    if (rt == NULL || subject == NULL || t == NULL || (payload == NULL && len > 0))
         return ACTOR_EINVAL;
+    /* A short subject is parsed only when its result is not cached (a hit
+     * proves it valid); a long one now. Whatever else is refused, a bad
+     * subject is ACTOR_EINVAL first. */
+    bool key = cache_key(subject, &khash, &klen), parsed = !key;
+    if (!key && parse(subject, false, tk, &ntok) != ACTOR_OK)
+        return ACTOR_EINVAL;
+    int rc = ACTOR_OK;
+    topics *tp = NULL;
     if (!actori_msgtype_fits(t, len))
-        return ACTOR_ETYPE;
-    if (atomic_load_explicit(&rt->closing, memory_order_acquire) || ACTORI_INHERITED(rt))
-        return ACTOR_ECLOSED;
-    topics *tp = topics_of(rt, false);
+        rc = ACTOR_ETYPE;
+    else if (atomic_load_explicit(&rt->closing, memory_order_acquire) || ACTORI_INHERITED(rt))
+        rc = ACTOR_ECLOSED;
+    else
+        tp = topics_of(rt, false);
     if (tp == NULL) {
-        if (delivered != NULL)
+        if (!parsed && parse(subject, false, tk, &ntok) != ACTOR_OK)
+            return ACTOR_EINVAL;
+        if (rc == ACTOR_OK && delivered != NULL)
             *delivered = 0;
-        return ACTOR_OK;
+        return rc;
     }
 
-    slot stack[64];
-    collect c = {stack, 0, 64, stack, 0, false, t, NULL, false};
+    enum { STACK = 128 };
+    const tnode *nstack[16];
+    actor_addr *stack[STACK];
+    collect c = {nstack, 0, 16, nstack, false};
+    /* The topics exist: an actor was spawned, so the hooks are fixed. */
+    deliver d = {t, payload, len, rt->hooks.dead_letter == NULL, NULL, D_SKIP, 0, stack, 0};
+    centry *own = NULL; /* made here and not cached: freed after use */
     pthread_rwlock_rdlock(&tp->lock);
-    match(&c, tp->root, subject, tk, 0, ntok);
-    if (c.oom) {
-        for (size_t i = 0; i < c.n; i++)
-            actori_cell_unref(c.v[i].a);
-    } else if (c.nodes > 1) {
-        dedupe(&c);
+    const centry *e = key ? cache_find(tp, subject, khash, klen) : NULL;
+    if (e != NULL) {
+        for (uint32_t i = 0; i < e->n; i++) /* n <= CACHE_SUBS_MAX < STACK */
+            deliver_one(&d, e->subs[i]);
+    } else if (!parsed && parse(subject, false, tk, &ntok) != ACTOR_OK) {
+        rc = ACTOR_EINVAL;
+    } else {
+        match(&c, tp->root, subject, tk, 0, ntok);
+        /* Room for every subscriber of the matching nodes, twice when there
+         * are several (what waits for the unlock; the ones to compare),
+         * before anything is delivered: on ENOMEM nothing is. */
+        size_t total = 0;
+        for (size_t k = 0; k < c.nn; k++)
+            total += c.nodes[k]->nsubs;
+        if (key && total <= CACHE_SUBS_MAX && !c.oom && cache_room(tp, khash) &&
+            (own = centry_new(tp, &c, total, subject, khash, klen)) != NULL) {
+            for (uint32_t i = 0; i < own->n; i++)
+                deliver_one(&d, own->subs[i]);
+            if (cache_put(tp, own))
+                own = NULL; /* else a race filled the slots: freed after use */
+        } else {
+            size_t need = c.nn > 1 ? 2 * total : total;
+            if (need > STACK && !c.oom) {
+                d.later = actori_malloc(need * sizeof *d.later);
+                c.oom = d.later == NULL;
+            }
+            if (c.oom)
+                rc = ACTOR_ENOMEM;
+            else if (c.nn > 0)
+                deliver_all(&d, &c, d.later + total);
+        }
     }
     pthread_rwlock_unlock(&tp->lock);
-    if (c.oom) {
-        if (c.v != stack)
-            actori_free(c.v);
-        return ACTOR_ENOMEM;
-    }
     /* In this thread's order: each subscriber gets one publisher's events
      * in the order published. A refusal (full, stopping, no memory for the
      * copy) is not a delivery. */
-    size_t n = 0;
-    for (size_t i = 0; i < c.n; i++) {
-        if (actori_send_event(c.v[i].a, t, payload, len) == ACTOR_OK)
-            n++;
-        actori_cell_unref(c.v[i].a);
+    for (size_t i = 0; i < d.nlater; i++) {
+        if (actori_send_event(d.later[i], t, payload, len) == ACTOR_OK)
+            d.delivered++;
+        actori_cell_unref(d.later[i]);
     }
-    if (c.v != stack)
-        actori_free(c.v);
-    if (delivered != NULL)
-        *delivered = n;
-    return ACTOR_OK;
+    if (own != NULL)
+        actori_free(own);
+    if (d.later != stack)
+        actori_free(d.later);
+    if (c.nodes != nstack)
+        actori_free((void *)c.nodes);
+    if (rc == ACTOR_OK && delivered != NULL)
+        *delivered = d.delivered;
+    return rc;
 }
