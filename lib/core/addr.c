@@ -32,14 +32,25 @@ void addr_release(actor_addr *a)
     actori_cell_unref(a);
 }
 
+/* A message's own arguments: ACTOR_EINVAL, ACTOR_ETYPE or ACTOR_OK. Also
+ * what a pool's address checks before it routes, so that a bad argument is
+ * refused alike whatever the pool's (or its member's) state. */
+static inline int check_args(const actor_msgtype *t, const void *payload, size_t len)
+{
+    if (t == NULL || (payload == NULL && len > 0))
+        return ACTOR_EINVAL;
+    return actori_msgtype_fits(t, len) ? ACTOR_OK : ACTOR_ETYPE;
+}
+
 /* The checks common to send and interact. Returns ACTOR_OK or the code. */
 static int check_message(actor_addr *a, const actor_msgtype *t, const void *payload, size_t len,
                          int request)
 {
-    if (a == NULL || t == NULL || (payload == NULL && len > 0))
+    if (a == NULL)
         return ACTOR_EINVAL;
-    if (!actori_msgtype_fits(t, len))
-        return ACTOR_ETYPE;
+    int rc = check_args(t, payload, len);
+    if (rc != ACTOR_OK)
+        return rc;
     if (request ? actori_request_handler(a->cls, t) == NULL
                 : actori_event_handler(a->cls, t) == NULL)
         return ACTOR_ENOHANDLER;
@@ -114,16 +125,6 @@ static const actori_route_ops *routes(void)
 
 void actori_route_free(void *route) { routes()->free(route); }
 
-/* The argument checks of check_message for a pool's address, made before
- * it routes: a bad argument is ACTOR_EINVAL (ETYPE) whatever state the pool
- * or the member it would pick is in, as for any address. */
-static int check_routed(const actor_msgtype *t, const void *payload, size_t len)
-{
-    if (t == NULL || (payload == NULL && len > 0))
-        return ACTOR_EINVAL;
-    return actori_msgtype_fits(t, len) ? ACTOR_OK : ACTOR_ETYPE;
-}
-
 /* addr_send, and a try of addr_send_wait (which neither drops nor counts
  * its refusals: it waits instead), and actori_send_event (SEND_EXACT: as
  * addr_send, but a DROP mailbox's drop answers ACTOR_EFULL). */
@@ -131,7 +132,7 @@ static int send_event(actor_addr *a, const actor_msgtype *t, const void *payload
                       int mode)
 {
     if (routed(a)) {
-        int rc = check_routed(t, payload, len);
+        int rc = check_args(t, payload, len);
         return rc != ACTOR_OK ? rc : routes()->send(a, t, payload, len, mode);
     }
     int rc = check_message(a, t, payload, len, 0);
@@ -183,7 +184,7 @@ int addr_send_wait(actor_addr *a, const actor_msgtype *t, const void *payload, s
     if (a != NULL && actori_on_worker())
         return ACTOR_EDEADLK;
     if (routed(a)) {
-        int rc = check_routed(t, payload, len);
+        int rc = check_args(t, payload, len);
         return rc != ACTOR_OK ? rc : routes()->send_wait(a, t, payload, len, timeout_ms);
     }
     int64_t deadline = timeout_ms == 0 ? 0 : actori_deadline(timeout_ms);
@@ -218,7 +219,7 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
     if (out == NULL)
         return ACTOR_EINVAL;
     if (routed(a)) {
-        int rc = check_routed(t, payload, len);
+        int rc = check_args(t, payload, len);
         return rc != ACTOR_OK ? rc : routes()->interact(a, t, payload, len, timeout_ms, out);
     }
     int rc = check_message(a, t, payload, len, 1);
