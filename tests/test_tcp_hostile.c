@@ -360,7 +360,11 @@ static void hostile_never_reads(void **state)
            rounds, b0.bytes, at_warm, warm, end, peak);
     assert_int_equal(atomic_load(&g_fill_efull), rounds);
     assert_true(peak - b0.bytes < (4l << 20));      /* 1 MiB + a chunk, and the runtime */
-    assert_true(labs(end - at_warm) < (256l << 10)); /* flat */
+    /* No growth past the warm-up; less is fine: how much of the unread
+     * output sits in the library's buffer rather than the kernel's moves
+     * with the pace (under memcheck: 1.06 MB after 5 tries, 0.33 MB at the
+     * end). The peak is bounded above. */
+    assert_true(end - at_warm < (256l << 10));
     /* the client goes away with all that unread: reset */
     tcpu_rst_close(fd);
     assert_int_equal(join_reason(c), ACTOR_ECLOSED);
