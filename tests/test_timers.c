@@ -1105,6 +1105,77 @@ static void threaded_restart_storm(void **state)
     tu_assert_no_failures();
 }
 
+/* ------------------------------------------------------------------------ */
+/* A deadline armed in a handler that then keeps its worker: a worker      */
+/* holds the timers and deadlines its handlers arm (its nursery) and hands */
+/* them on only when it goes idle, so this proves the clock takes them     */
+/* while the worker is stuck: the deadline expires on time, and a timer    */
+/* armed beside it (the same path) ticks once the worker is free.          */
+/* ------------------------------------------------------------------------ */
+
+static atomic_int stuck_release, stuck_ticks, stuck_handled;
+static atomic_llong stuck_started_ms;
+static _Atomic(actor_responder *) stuck_r;
+
+static int stuck_ctl(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    unsigned char v[8];
+    tu_put_u64(v, 7);
+    atomic_store(&stuck_started_ms, tu_now_ms());
+    /* 200 ms: well past the span a worker keeps to itself. */
+    TU_CHECK_CODE(actor_ctx_timer_start(ctx, 1, t_tick, v, 8, 200, 0), ACTOR_OK);
+    actor_responder *r = NULL;
+    TU_CHECK_CODE(addr_interact_within(actor_ctx_self(ctx), t_req, v, 8, 200, &r), ACTOR_OK);
+    atomic_store(&stuck_r, r);
+    int64_t end = tu_now_ms() + 4 * TU_LONG_MS;
+    while (!atomic_load(&stuck_release) && tu_now_ms() < end)
+        tu_pause();
+    return 0;
+}
+
+static int stuck_tick(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    atomic_fetch_add(&stuck_ticks, 1);
+    return 0;
+}
+
+static int stuck_request(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    atomic_fetch_add(&stuck_handled, 1);
+    return 0;
+}
+
+static void threaded_deadline_while_worker_stuck(void **state)
+{
+    atomic_store(&stuck_release, 0);
+    atomic_store(&stuck_ticks, 0);
+    atomic_store(&stuck_handled, 0);
+    atomic_store(&stuck_r, NULL);
+    actor_class *c = tu_class("tm.Stuck");
+    assert_ok(actor_class_on_event(c, t_ctl, stuck_ctl));
+    assert_ok(actor_class_on_event(c, t_tick, stuck_tick));
+    assert_ok(actor_class_on_request(c, t_req, stuck_request));
+    actor_runtime *rt = tu_runtime(1);
+    actor_addr *a = tu_spawn(rt, c, NULL);
+    unsigned char ctl5[40] = {0};
+    assert_ok(addr_send(a, t_ctl, ctl5, sizeof ctl5));
+    TU_WAIT_UNTIL(atomic_load(&stuck_r) != NULL, TU_LONG_MS);
+    actor_responder *r = atomic_load(&stuck_r);
+    assert_code(actor_responder_wait(r, 2 * TU_LONG_MS), ACTOR_EEXPIRED);
+    int64_t expired_after = tu_now_ms() - atomic_load(&stuck_started_ms);
+    assert_int_equal(atomic_load(&stuck_ticks), 0); /* the worker is still held */
+    assert_true(expired_after >= 200);               /* and never early */
+    atomic_store(&stuck_release, 1);
+    TU_WAIT_UNTIL(atomic_load(&stuck_ticks) == 1, TU_LONG_MS);
+    assert_int_equal(atomic_load(&stuck_handled), 0); /* expired while queued */
+    actor_responder_free(r);
+    tu_stop_join(a);
+    addr_release(a);
+    actor_runtime_free(rt);
+    actor_class_free(c);
+    tu_assert_no_failures();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1130,6 +1201,7 @@ int main(void)
         T(threaded_migrating_actors),
         T(threaded_cancel_replace_race),
         T(threaded_restart_storm),
+        T(threaded_deadline_while_worker_stuck),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

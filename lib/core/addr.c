@@ -244,10 +244,11 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
         actori_clock *clock = &rt->clock;
         r->has_deadline = 1;
         r->deadline.kind = ACTORI_TIMED_DEADLINE;
-        r->deadline.due_ns = actori_clock_now(clock) + (uint64_t)timeout_ms * 1000000ull;
+        uint64_t now = actori_clock_now(clock);
+        r->deadline.due_ns = now + (uint64_t)timeout_ms * 1000000ull;
         r->deadline_clock = clock;
         atomic_store_explicit(&r->refs, 3, memory_order_relaxed); /* + the clock's */
-        if (actori_clock_arm(clock, &r->deadline) != ACTOR_OK) {
+        if (actori_clock_arm(clock, &r->deadline, now) != ACTOR_OK) {
             actori_env_free(e);
             actori_free(r);
             unadmit(a);

@@ -4,9 +4,11 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "runtime.h"
 #include "sync.h"
 
 #include <actor/actor.h>
+#include <string.h>
 
 /* The heap never shrinks below this before a sweep is worth it. */
 #define ACTORI_CLOCK_MIN_SWEEP 1024
@@ -100,12 +102,13 @@ int actori_clock_call(actori_clock *c, uint64_t after_ms, void (*fire)(void *),
     timed_call *call = actori_malloc(sizeof *call);
     if (call == NULL)
         return ACTOR_ENOMEM;
-    call->timed.due_ns = actori_clock_now(c) + after_ms * 1000000ull;
+    uint64_t now = actori_clock_now(c);
+    call->timed.due_ns = now + after_ms * 1000000ull;
     call->timed.kind = ACTORI_TIMED_CALL;
     call->fire = fire;
     call->drop = drop;
     call->arg = arg;
-    int rc = actori_clock_arm(c, &call->timed);
+    int rc = actori_clock_arm(c, &call->timed, now);
     if (rc != ACTOR_OK)
         actori_free(call);
     return rc;
@@ -200,6 +203,137 @@ uint64_t actori_clock_next_due(actori_clock *c)
     return c->n > 0 ? c->heap[0].due_ns : UINT64_MAX;
 }
 
+/* ---- the workers' nurseries ---- */
+
+static void nursery_lock(actori_nursery *ns)
+{
+    while (atomic_exchange_explicit(&ns->lock, 1, memory_order_acquire))
+        actori_cpu_relax();
+}
+
+static void nursery_unlock(actori_nursery *ns)
+{
+    atomic_store_explicit(&ns->lock, 0, memory_order_release);
+}
+
+static void wake_owner(actori_clock *c)
+{
+    atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
+    actori_futex_wake_all(&c->seq);
+}
+
+/* Hands item to the clock's thread. */
+static void push_arm(actori_clock *c, actori_timed *item)
+{
+    uint64_t due = item->due_ns; /* once pushed, the item is the clock's */
+    actori_mpscq_push(&c->arms, &item->node);
+    if (!c->manual && due < atomic_load_explicit(&c->wake_at, memory_order_seq_cst))
+        wake_owner(c);
+}
+
+/* Empties the nursery; then, outside its lock, drops the dead items and
+ * hands the others to the clock (the worker's thread). */
+static void nursery_empty(actori_clock *c, actori_nursery *ns)
+{
+    actori_timed *items[ACTORI_NURSERY_CAP];
+    nursery_lock(ns);
+    unsigned n = atomic_load_explicit(&ns->n, memory_order_relaxed);
+    memcpy(items, ns->items, n * sizeof *items);
+    atomic_store_explicit(&ns->n, 0, memory_order_relaxed);
+    nursery_unlock(ns);
+    for (unsigned i = 0; i < n; i++) {
+        if (item_dead(items[i]))
+            item_drop(items[i]);
+        else
+            push_arm(c, items[i]);
+    }
+}
+
+void actori_clock_nursery_flush(actori_clock *c, actori_nursery *ns)
+{
+    if (atomic_load_explicit(&ns->n, memory_order_relaxed) != 0)
+        nursery_empty(c, ns);
+}
+
+void actori_clock_nursery_drop(actori_nursery *ns)
+{
+    unsigned n = atomic_load_explicit(&ns->n, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
+        item_drop(ns->items[i]);
+    atomic_store_explicit(&ns->n, 0, memory_order_relaxed);
+}
+
+static void nursery_add(actori_clock *c, actori_nursery *ns, actori_timed *item, uint64_t now)
+{
+    if (atomic_load_explicit(&ns->n, memory_order_relaxed) == ACTORI_NURSERY_CAP)
+        nursery_empty(c, ns);
+    /* The newest items die first (a request answered before the next one
+     * is made): dropped now, their memory is reused while it is hot. */
+    actori_timed *dead[4];
+    unsigned ndead = 0;
+    nursery_lock(ns);
+    unsigned n = atomic_load_explicit(&ns->n, memory_order_relaxed);
+    while (n > 0 && ndead < 4 && item_dead(ns->items[n - 1]))
+        dead[ndead++] = ns->items[--n];
+    ns->items[n] = item; /* room: only this thread adds */
+    /* seq_cst pair with clock_main: we count the item, then read when the
+     * clock looks next; the clock publishes that, then reads the counts.
+     * Either it sees our item, or we see that it sleeps too long, and wake
+     * it: a worker stuck in a handler delays no deadline. */
+    atomic_store_explicit(&ns->n, n + 1, memory_order_seq_cst);
+    nursery_unlock(ns);
+    while (ndead > 0)
+        item_drop(dead[--ndead]);
+    if (atomic_load_explicit(&c->wake_at, memory_order_seq_cst) > now + ACTORI_CLOCK_POLL_NS)
+        wake_owner(c);
+}
+
+/* The clock's look at every nursery: takes the items coming due into the
+ * heap. Returns true when some nursery still holds items. */
+static bool visit_nurseries(actori_clock *c, uint64_t now)
+{
+    actor_runtime *rt = c->rt;
+    bool left = false;
+    for (unsigned w = 0; w < rt->nworkers; w++) {
+        actori_nursery *ns = &rt->workers[w].nursery;
+        if (atomic_load_explicit(&ns->n, memory_order_seq_cst) == 0)
+            continue;
+        if (atomic_exchange_explicit(&ns->lock, 1, memory_order_acquire)) {
+            left = true; /* its worker is at it: next time */
+            continue;
+        }
+        actori_timed *due[ACTORI_NURSERY_CAP];
+        unsigned n = atomic_load_explicit(&ns->n, memory_order_relaxed), kept = 0, taken = 0;
+        for (unsigned i = 0; i < n; i++) {
+            actori_timed *item = ns->items[i];
+            if (item->due_ns < now + ACTORI_CLOCK_URGENT_NS)
+                due[taken++] = item;
+            else
+                ns->items[kept++] = item;
+        }
+        atomic_store_explicit(&ns->n, kept, memory_order_relaxed);
+        nursery_unlock(ns);
+        left |= kept > 0;
+        for (unsigned i = 0; i < taken; i++) {
+            if (item_dead(due[i]) || !heap_insert(c, due[i])) {
+                if (!item_dead(due[i]))
+                    actori_log(ACTOR_LOG_ERROR, "the clock is out of memory: a %s is dropped",
+                               due[i]->kind == ACTORI_TIMED_TIMER ? "timer" : "deadline");
+                item_drop(due[i]);
+            }
+        }
+    }
+    return left;
+}
+
+static bool nurseries_hold(actori_clock *c)
+{
+    for (unsigned w = 0; w < c->rt->nworkers; w++)
+        if (atomic_load_explicit(&c->rt->workers[w].nursery.n, memory_order_seq_cst) != 0)
+            return true;
+    return false;
+}
+
 /* ---- the thread of a threaded runtime ---- */
 
 static void *clock_main(void *arg)
@@ -210,6 +344,7 @@ static void *clock_main(void *arg)
         uint32_t seen = atomic_load_explicit(&c->seq, memory_order_acquire);
         uint64_t now = actori_clock_now(c);
         bool took = !actori_mpscq_is_empty(&c->arms);
+        bool nursing = visit_nurseries(c, now);
         actori_clock_fire_due(c, now);
         uint64_t wake = actori_clock_next_due(c);
         /* While items come, poll rather than sleep for good: an arm due
@@ -218,22 +353,25 @@ static void *clock_main(void *arg)
          * clock wakes every ACTORI_CLOCK_POLL_NS and takes a batch, instead
          * of being woken (a system call and a context switch) per request.
          * A second after the last arm it sleeps until woken. */
-        if (took || c->n > 0)
+        if (took || nursing || c->n > 0)
             busy_until = now + ACTORI_CLOCK_LINGER_NS;
-        if ((c->n > 0 || now < busy_until) && now + ACTORI_CLOCK_POLL_NS < wake)
+        if ((c->n > 0 || nursing || now < busy_until) && now + ACTORI_CLOCK_POLL_NS < wake)
             wake = now + ACTORI_CLOCK_POLL_NS; /* also frees what is answered meanwhile */
-        /* seq_cst pair with actori_clock_arm: we publish wake_at, then look
-         * at the queue; an armer pushes, then reads wake_at. Either we see
-         * its item, or it sees our wake_at and wakes us if it is due first. */
+        /* seq_cst pair with push_arm: we publish wake_at, then look at the
+         * queue; an armer pushes, then reads wake_at. Either we see its
+         * item, or it sees our wake_at and wakes us if it is due first.
+         * The same with nursery_add and the nurseries' counts. */
         atomic_store_explicit(&c->wake_at, wake, memory_order_seq_cst);
         if (!actori_mpscq_is_empty(&c->arms))
+            continue;
+        if (wake > now + ACTORI_CLOCK_POLL_NS && nurseries_hold(c))
             continue;
         actori_futex_wait_ns(&c->seq, seen, wake);
     }
     return NULL;
 }
 
-int actori_clock_arm(actori_clock *c, actori_timed *item)
+int actori_clock_arm(actori_clock *c, actori_timed *item, uint64_t now)
 {
     if (!c->manual && !atomic_load_explicit(&c->started, memory_order_acquire)) {
         pthread_mutex_lock(&c->start_lock);
@@ -247,12 +385,12 @@ int actori_clock_arm(actori_clock *c, actori_timed *item)
             return ACTOR_ENOMEM;
         }
     }
-    uint64_t due = item->due_ns; /* once pushed, the item is the clock's */
-    actori_mpscq_push(&c->arms, &item->node);
-    if (!c->manual && due < atomic_load_explicit(&c->wake_at, memory_order_seq_cst)) {
-        atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
-        actori_futex_wake_all(&c->seq);
-    }
+    actori_worker *w = actori_tls_worker;
+    if (!c->manual && w != NULL && w->rt == c->rt && item->kind != ACTORI_TIMED_CALL &&
+        item->due_ns >= now + ACTORI_CLOCK_NURSERY_NS)
+        nursery_add(c, &w->nursery, item, now);
+    else
+        push_arm(c, item);
     return ACTOR_OK;
 }
 

@@ -36,6 +36,22 @@ typedef struct actori_heap_entry {
     actori_timed *item;
 } actori_heap_entry;
 
+/* A worker's nursery: items its handlers armed that are not due soon. Most
+ * die young (a deadline answered, a timer cancelled or replaced within
+ * microseconds), so the worker keeps them and drops the dead ones itself,
+ * on its own thread, instead of handing every one to the clock thread (an
+ * atomic push, and later a cross-thread look and free per item: that cost
+ * a request with a deadline more than half of its speed). Survivors go to
+ * the clock when the nursery is full or the worker goes idle; the clock
+ * takes the ones coming due itself, so that a worker stuck in a long
+ * handler delays nothing. The lock is the worker's but for those visits. */
+#define ACTORI_NURSERY_CAP 128
+typedef struct actori_nursery {
+    _Atomic int lock;
+    _Atomic unsigned n; /* read without the lock by the clock and the worker */
+    actori_timed *items[ACTORI_NURSERY_CAP];
+} actori_nursery;
+
 typedef struct actori_clock {
     /* Any thread. */
     actori_mpscq arms;
@@ -62,6 +78,13 @@ typedef struct actori_clock {
  * until woken (an idle runtime costs no wake-ups). */
 #define ACTORI_CLOCK_LINGER_NS 1000000000ull
 
+/* An item armed by a worker goes to its nursery only when due this far
+ * ahead or more; the clock takes a nursery's items due within
+ * ACTORI_CLOCK_URGENT_NS at each look (every ACTORI_CLOCK_POLL_NS while any
+ * nursery holds items), so each reaches the heap well before its time. */
+#define ACTORI_CLOCK_NURSERY_NS (4 * ACTORI_CLOCK_POLL_NS)
+#define ACTORI_CLOCK_URGENT_NS (3 * ACTORI_CLOCK_POLL_NS)
+
 /* The longest interval a timer or deadline may be set for (about 139 years):
  * keeps every due time far from overflow. */
 #define ACTORI_CLOCK_MAX_MS (1ull << 42)
@@ -75,11 +98,21 @@ void actori_clock_destroy(actori_clock *c);
 /* Now on this clock, in ns: monotonic, or the manual runtime's virtual time. */
 uint64_t actori_clock_now(const actori_clock *c);
 
-/* Arms item (due_ns and kind set, a reference held for the clock). Starts
- * the thread at the first use on a threaded runtime. ACTOR_OK or
- * ACTOR_ENOMEM (the thread could not start; the item is not armed). Any
- * thread. */
-int actori_clock_arm(actori_clock *c, actori_timed *item);
+/* Arms item (due_ns and kind set, a reference held for the clock); `now`
+ * is actori_clock_now of a moment ago (the caller computed due_ns from it).
+ * On a worker of c's runtime, an item not due soon goes to the worker's
+ * nursery. Starts the thread at the first use on a threaded runtime.
+ * ACTOR_OK or ACTOR_ENOMEM (the thread could not start; the item is not
+ * armed). Any thread. */
+int actori_clock_arm(actori_clock *c, actori_timed *item, uint64_t now);
+
+/* The worker's side of its nursery (its thread): drops the dead items and
+ * hands the others to the clock. Called as the worker goes idle. */
+void actori_clock_nursery_flush(actori_clock *c, actori_nursery *ns);
+
+/* Drops every item of a nursery (the runtime is being freed; its worker
+ * is joined). */
+void actori_clock_nursery_drop(actori_nursery *ns);
 
 /* The manual runtime's owner: takes what was armed, then fires every item
  * due at or before `now` in time order. Returns how many it fired. */

@@ -226,6 +226,8 @@ static void worker_turn(evutil_socket_t fd, short what, void *arg)
         if (!w->embedded && atomic_load_explicit(&w->sockets, memory_order_relaxed) == 0 &&
             spin_for_work(w))
             continue;
+        /* Asleep, it would keep the young items from being dropped. */
+        actori_clock_nursery_flush(&w->rt->clock, &w->nursery);
         atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
         if (actori_mpscq_is_empty(&w->inject))
             break; /* asleep: the next cross-thread schedule wakes us */
@@ -287,6 +289,8 @@ void actori_runtime_destroy(actor_runtime *rt)
     if (rt->promises != NULL)
         actori_promises_close(rt->promises);
     actori_clock_destroy(&rt->clock); /* after the promises: none is pending now */
+    for (unsigned i = 0; i < rt->nworkers; i++) /* the clock's thread is joined */
+        actori_clock_nursery_drop(&rt->workers[i].nursery);
     pthread_cond_destroy(&rt->idle);
     pthread_mutex_destroy(&rt->stop_lock);
     pthread_mutex_destroy(&rt->lock);

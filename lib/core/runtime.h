@@ -33,6 +33,7 @@ typedef struct actori_worker {
     actori_node *ready_tail;
     unsigned ready_count;
     actori_cache cache;              /* envelope blocks of this worker            */
+    actori_nursery nursery;          /* young timers and deadlines (clock.h)     */
     /* The message being handled (actor_ctx_*): here rather than in every
      * cell, since a worker handles one message at a time. */
     actor_addr *cur;                 /* the actor running now, or NULL           */

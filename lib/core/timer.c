@@ -166,7 +166,8 @@ int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
     if (tm == NULL)
         return ACTOR_ENOMEM;
     actori_clock *clock = &a->home->clock;
-    tm->timed.due_ns = actori_clock_now(clock) + after_ms * 1000000ull;
+    uint64_t now = actori_clock_now(clock);
+    tm->timed.due_ns = now + after_ms * 1000000ull;
     tm->timed.kind = ACTORI_TIMED_TIMER;
     atomic_init(&tm->refs, 2); /* the table's and the clock's */
     atomic_init(&tm->cancelled, 0);
@@ -180,7 +181,7 @@ int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
     if (len > 0)
         memcpy(tm->payload, payload, len);
     actori_cell_ref(a);
-    if (actori_clock_arm(clock, &tm->timed) != ACTOR_OK) {
+    if (actori_clock_arm(clock, &tm->timed, now) != ACTOR_OK) {
         actori_cell_unref(a);
         actori_free(tm);
         return ACTOR_ENOMEM;
