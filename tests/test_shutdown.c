@@ -262,38 +262,68 @@ static void empty_runtime(void **state)
 }
 
 /* Workers are threads: a runtime of N adds N threads (0: one per online
- * CPU); free joins them. */
-static int count_threads(void)
+ * CPU); free joins them. Counted in /proc/self/task, as threads that were
+ * not there before: a thread that pthread_join already returned for (the
+ * workers of an earlier test's runtime) may still be listed for a moment
+ * (the kernel clears its tid before it takes the task off the list), so a
+ * plain count taken at the start could be one or more too high. */
+typedef struct tidset {
+    int n;
+    int tid[256];
+} tidset;
+
+static bool tids_read(tidset *s)
 {
     DIR *d = opendir("/proc/self/task");
     if (d == NULL)
-        return -1;
-    int n = 0;
+        return false;
+    s->n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
+        if (e->d_name[0] != '.' && s->n < (int)(sizeof s->tid / sizeof *s->tid))
+            s->tid[s->n++] = atoi(e->d_name);
     closedir(d);
+    return true;
+}
+
+/* Threads listed now that were not listed in `before` (tids are not reused
+ * while listed, nor soon after). */
+static int threads_since(const tidset *before)
+{
+    tidset now;
+    if (!tids_read(&now))
+        return -1;
+    int n = 0;
+    for (int i = 0; i < now.n; i++) {
+        bool old = false;
+        for (int j = 0; j < before->n && !old; j++)
+            old = now.tid[i] == before->tid[j];
+        n += !old;
+    }
     return n;
 }
 
 static void workers_are_threads(void **state)
 {
     (void)state;
-    int n0 = count_threads();
-    if (n0 < 0)
+    tidset before;
+    if (!tids_read(&before))
         skip();
+    assert_true(before.n < (int)(sizeof before.tid / sizeof *before.tid));
+    /* A new worker is listed once pthread_create returned: exact at once. */
     actor_runtime *rt = tu_runtime(3);
-    assert_int_equal(count_threads(), n0 + 3);
+    assert_int_equal(threads_since(&before), 3);
     actor_runtime_free(rt);
-    TU_WAIT_UNTIL(count_threads() == n0, TU_LONG_MS);
+    /* Joined ones go from the list soon after: waited for. */
+    TU_WAIT_UNTIL(threads_since(&before) == 0, TU_LONG_MS);
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     rt = tu_runtime(0);
-    assert_int_equal(count_threads(), n0 + (int)(cpus < 1 ? 1 : cpus));
+    assert_int_equal(threads_since(&before), (int)(cpus < 1 ? 1 : cpus));
     assert_ok(actor_runtime_shutdown(rt, TU_LONG_MS)); /* stops the workers */
-    TU_WAIT_UNTIL(count_threads() == n0, TU_LONG_MS);
+    TU_WAIT_UNTIL(threads_since(&before) == 0, TU_LONG_MS);
     actor_runtime_free(rt);
+    assert_int_equal(threads_since(&before), 0);
 }
 
 int main(void)

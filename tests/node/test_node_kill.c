@@ -1,15 +1,20 @@
 /* The remote process dies with SIGKILL in the middle of traffic: every ask
  * pending on it completes (ACTOR_ECANCELED), the remote address becomes
  * Done and its monitor gets a Down (ACTOR_NODE_LOST), within the heartbeat
- * window (3 missed beats of 300 ms, plus one tick of ours). */
+ * window (3 missed beats of 300 ms, plus one tick of ours; the beat grows
+ * with the run's slowdown, see HB_MS). */
 #include "testutil.h"
 #include "nodetest.h"
 
-#define HB_MS 300
+/* The heartbeat (ours and the peer's, which inherits the environment):
+ * 300 ms in a plain run, times the run's slowdown (tu_slowdown: sanitizer
+ * builds, memcheck) so that the window below keeps its meaning, 5
+ * intervals, on a slower run rather than being dropped. */
+#define HB_MS (300 * tu_slowdown())
 /* Lost after 3 missed intervals since the last beat (which came up to one
  * interval before the kill), seen at our next tick (one more): 5 intervals,
- * and slack for a loaded machine or a sanitizer. */
-#define WINDOW_MS (5 * HB_MS + 500 * ACTOR_TEST_DIVISOR)
+ * and slack for a loaded machine or a sanitizer. A plain run: 2000 ms. */
+#define WINDOW_MS (5 * HB_MS + 500 * tu_slowdown())
 
 static nt_server server;
 static nt_types T;
@@ -18,7 +23,9 @@ static int group_setup(void **state)
 {
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    setenv("ACTOR_NODE_HEARTBEAT_MS", "300", 1); /* ours and the peer's */
+    char hb[16];
+    snprintf(hb, sizeof hb, "%d", HB_MS);
+    setenv("ACTOR_NODE_HEARTBEAT_MS", hb, 1); /* ours and the peer's */
     if (nt_server_start(&server) != 0 || nt_define_types(&T, 0) != ACTOR_OK)
         return -1;
     return 0;
@@ -143,7 +150,7 @@ static void sigkill_mid_traffic(void **state)
 
     /* Every held ask completes, ECANCELED, within the window. */
     for (int i = 0; i < HELD; i++) {
-        int rc = actor_responder_wait(held[i], WINDOW_MS + 2000);
+        int rc = actor_responder_wait(held[i], WINDOW_MS + 2000 * tu_slowdown());
         assert_code(rc, ACTOR_ECANCELED);
         actor_responder_free(held[i]);
     }
@@ -151,7 +158,7 @@ static void sigkill_mid_traffic(void **state)
     assert_code(actor_responder_wait(late, TU_LONG_MS), ACTOR_ECANCELED);
     actor_responder_free(late);
     /* The Down, within the window, with the node's loss as the reason. */
-    TU_WAIT_UNTIL(atomic_load(&w.downs) == 1, WINDOW_MS + 2000);
+    TU_WAIT_UNTIL(atomic_load(&w.downs) == 1, WINDOW_MS + 2000 * tu_slowdown());
     int64_t down_after = atomic_load(&w.at_ms) - t0;
     print_message("held asks done after %lld ms, Down after %lld ms (window %d ms)\n",
                   (long long)all_done, (long long)down_after, WINDOW_MS);

@@ -239,4 +239,28 @@ static inline int rel_count_dir(const char *path)
 static inline int rel_count_threads(void) { return rel_count_dir("/proc/self/task"); }
 static inline int rel_count_fds(void) { return rel_count_dir("/proc/self/fd"); }
 
+/* How long rel_settled_threads waits at most: only reached when threads
+ * really are left over (or on a machine stalled for that long). */
+#define REL_SETTLE_MS 30000
+
+/* The thread count, once it stopped falling. A thread that pthread_join
+ * returned for may still be listed in /proc/self/task for a moment (the
+ * kernel clears its tid, which wakes the joiner, before it takes the task
+ * off the list), longer when that thread is descheduled (a loaded machine,
+ * valgrind). Polls until the count is at most `at_most` (any count, for
+ * at_most < 0) and unchanged over 10 polls 2 ms apart, for up to `ms`;
+ * returns the last count, which the caller checks. */
+static inline int rel_settled_threads(int at_most, int ms)
+{
+    int64_t deadline = rel_now_ms() + ms;
+    int last = rel_count_threads(), same = 0;
+    while (!(same >= 10 && (at_most < 0 || last <= at_most)) && rel_now_ms() < deadline) {
+        rel_nap_us(2000);
+        int now = rel_count_threads();
+        same = now == last ? same + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
 #endif /* ACTOR_REL_UTIL_H */
