@@ -977,6 +977,176 @@ static void stress_random_deadlines(void **state)
     tu_assert_no_failures();
 }
 
+/* ------------------------------------------------------------------------ */
+/* Stress: deadlines and timers armed inside handlers, on 2 workers          */
+/* ------------------------------------------------------------------------ */
+
+/* What a handler arms 40 ms or more ahead stays in its worker's nursery
+ * until it dies, the worker sleeps or it comes due: this mixes short
+ * deadlines (straight to the clock) with long ones (nursery), answers that
+ * come at once, after a few ms, or after the deadline, and timers started,
+ * replaced and cancelled beside them. Every request ends exactly once, OK
+ * with its reply or ACTOR_EEXPIRED never before its deadline. */
+static const actor_msgtype *t_go, *t_late2, *t_blip;
+static atomic_long h_ok, h_expired, h_long_expired, h_early, h_bad, h_done, h_defers, h_resolves;
+static actor_addr *h_targets[4];
+enum { H_ASKERS = 16 };
+
+typedef struct asker {
+    uint64_t left, seed, x;
+    int64_t armed_ms;
+    int ms;
+} asker;
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void asker_next(actor_ctx *ctx, asker *k)
+{
+    static const int timeouts[] = {0, 1, 5, 40, 50, 60, 100, 1000};
+    uint64_t r = xorshift(&k->seed);
+    k->x = r % 1000003;
+    k->ms = timeouts[(r >> 24) % 8];
+    unsigned char b[16];
+    tu_put_u64(b, M_REPLY);
+    tu_put_u64(b + 8, k->x);
+    actor_responder *resp = NULL;
+    k->armed_ms = tu_now_ms();
+    TU_CHECK_CODE(addr_interact_within(h_targets[k->x % 4], t_ask, b, 16, k->ms, &resp),
+                  ACTOR_OK);
+    if (resp != NULL)
+        TU_CHECK_CODE(actor_responder_forward(resp, actor_ctx_self(ctx)), ACTOR_OK);
+    /* Timers beside: one started or replaced, another cancelled. */
+    TU_CHECK_CODE(actor_ctx_timer_start(ctx, r % 3, t_blip, NULL, 0, 40 + (r >> 40) % 60, 0),
+                  ACTOR_OK);
+    int rc = actor_ctx_timer_cancel(ctx, (r + 1) % 3);
+    TU_CHECK(rc == ACTOR_OK || rc == ACTOR_ENOENT);
+}
+
+static int asker_go(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    asker *k = st;
+    k->left = tu_get_u64(p);
+    k->seed = tu_get_u64((const unsigned char *)p + 8);
+    asker_next(ctx, k);
+    return 0;
+}
+
+static void asker_answer(actor_ctx *ctx, void *st, const actor_msgtype *t, int status,
+                         const void *reply, size_t len)
+{
+    asker *k = st;
+    if (status == ACTOR_OK && len == 8 && tu_get_u64(reply) == 2 * k->x + 1) {
+        atomic_fetch_add(&h_ok, 1);
+    } else if (status == ACTOR_EEXPIRED && reply == NULL) {
+        atomic_fetch_add(&h_expired, 1);
+        if (k->ms >= 40)
+            atomic_fetch_add(&h_long_expired, 1);
+        if (tu_now_ms() - k->armed_ms < k->ms - 1) /* ms clock: 1 ms of rounding */
+            atomic_fetch_add(&h_early, 1);
+    } else {
+        atomic_fetch_add(&h_bad, 1);
+    }
+    if (--k->left > 0)
+        asker_next(ctx, k);
+    else
+        atomic_fetch_add(&h_done, 1);
+}
+
+static int asker_blip(actor_ctx *ctx, void *st, const void *p, size_t len) { return 0; }
+
+/* Answers at once, after 1-3 ms, or (one in 25) after 45 or 70 ms. */
+static int h_target_request(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    uint64_t x = tu_get_u64((const unsigned char *)p + 8);
+    uint64_t *seq = st;
+    uint64_t delay = x % 25 == 0 ? (x % 2 ? 45 : 70) : x % 4;
+    if (delay == 0)
+        return reply_x(ctx, (int64_t)x) == ACTOR_OK ? 0 : 1;
+    actor_promise *pr = NULL;
+    TU_CHECK_CODE(actor_ctx_defer(ctx, &pr), ACTOR_OK);
+    unsigned char tb[16];
+    tu_put_u64(tb, (uint64_t)(uintptr_t)pr);
+    tu_put_u64(tb + 8, x);
+    TU_CHECK_CODE(actor_ctx_timer_start(ctx, (*seq)++, t_late2, tb, 16, delay, 0), ACTOR_OK);
+    atomic_fetch_add(&h_defers, 1);
+    return 0;
+}
+
+static int h_target_late(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    actor_promise *pr = (actor_promise *)(uintptr_t)tu_get_u64(p);
+    unsigned char out[8];
+    tu_put_u64(out, 2 * tu_get_u64((const unsigned char *)p + 8) + 1);
+    TU_CHECK_CODE(actor_promise_resolve(pr, out, 8), ACTOR_OK); /* late or not */
+    atomic_fetch_add(&h_resolves, 1);
+    return 0;
+}
+
+static void stress_deadlines_armed_in_handlers(void **state)
+{
+    t_go = tu_type("dl.Go", "QQ", NULL);
+    t_late2 = tu_type("dl.Late2", "QQ", NULL);
+    t_blip = tu_type("dl.Blip", "", NULL);
+    atomic_store(&h_ok, 0);
+    atomic_store(&h_expired, 0);
+    atomic_store(&h_long_expired, 0);
+    atomic_store(&h_early, 0);
+    atomic_store(&h_bad, 0);
+    atomic_store(&h_done, 0);
+    atomic_store(&h_defers, 0);
+    atomic_store(&h_resolves, 0);
+    actor_class *tc = tu_class("dl.HTarget");
+    assert_ok(actor_class_on_request(tc, t_ask, h_target_request));
+    assert_ok(actor_class_on_event(tc, t_late2, h_target_late));
+    assert_ok(actor_class_set_state_size(tc, sizeof(uint64_t)));
+    actor_class *ac = tu_class("dl.Asker");
+    assert_ok(actor_class_on_event(ac, t_go, asker_go));
+    assert_ok(actor_class_on_event(ac, t_blip, asker_blip));
+    assert_ok(actor_class_on_response(ac, t_ask, asker_answer));
+    assert_ok(actor_class_set_state_size(ac, sizeof(asker)));
+    actor_runtime *rt = tu_runtime(2);
+    for (int i = 0; i < 4; i++)
+        h_targets[i] = tu_spawn(rt, tc, NULL);
+    actor_addr *askers[H_ASKERS];
+    long n = tu_scale(1500);
+    for (int i = 0; i < H_ASKERS; i++) {
+        askers[i] = tu_spawn(rt, ac, NULL);
+        unsigned char go[16];
+        tu_put_u64(go, (uint64_t)n);
+        tu_put_u64(go + 8, 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+        assert_ok(addr_send(askers[i], t_go, go, 16));
+    }
+    TU_WAIT_UNTIL(atomic_load(&h_done) == H_ASKERS, 6 * TU_LONG_MS);
+    printf("  %ld OK, %ld EEXPIRED (%ld of them 40 ms or more ahead), %ld deferred\n",
+           atomic_load(&h_ok), atomic_load(&h_expired), atomic_load(&h_long_expired),
+           atomic_load(&h_defers));
+    assert_int_equal(atomic_load(&h_ok) + atomic_load(&h_expired), n * H_ASKERS);
+    assert_int_equal(atomic_load(&h_bad), 0);
+    assert_int_equal(atomic_load(&h_early), 0);
+    assert_true(atomic_load(&h_ok) > 0);
+    assert_true(atomic_load(&h_expired) > 0);
+    /* Every deferred promise answered, late ones too: nothing left held. */
+    TU_WAIT_UNTIL(atomic_load(&h_resolves) == atomic_load(&h_defers), TU_LONG_MS);
+    for (int i = 0; i < H_ASKERS; i++) {
+        tu_stop_join(askers[i]);
+        addr_release(askers[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        tu_stop_join(h_targets[i]);
+        addr_release(h_targets[i]);
+    }
+    actor_runtime_free(rt);
+    actor_class_free(ac);
+    actor_class_free(tc);
+    tu_assert_no_failures();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -997,6 +1167,7 @@ int main(void)
         T(late_ctx_reply_ok),
         T(runtime_free_cancels_pending),
         T(stress_random_deadlines),
+        T(stress_deadlines_armed_in_handlers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
