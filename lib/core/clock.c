@@ -9,6 +9,9 @@
 
 #include <actor/actor.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* The heap never shrinks below this before a sweep is worth it. */
 #define ACTORI_CLOCK_MIN_SWEEP 1024
@@ -340,6 +343,11 @@ static void *clock_main(void *arg)
 {
     actori_clock *c = arg;
     uint64_t busy_until = 0;
+#if defined(__linux__) && defined(PR_SET_TIMERSLACK)
+    /* The kernel lets a sleeping thread's timer fire up to 50 us late by
+     * default, to batch wake-ups; the clock's sleeps end at due times. */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
     while (!atomic_load_explicit(&c->stop, memory_order_acquire)) {
         uint32_t seen = atomic_load_explicit(&c->seq, memory_order_acquire);
         uint64_t now = actori_clock_now(c);

@@ -29,6 +29,11 @@ typedef struct actori_timed {
     actori_node node; /* in the arms queue */
     uint64_t due_ns;  /* on the runtime's clock (actori_clock_now) */
     uint8_t kind;     /* ACTORI_TIMED_* */
+    /* What would be padding, the embedding item's own (a timer keeps its
+     * flags and references here: 8 bytes less per live timer). The clock
+     * never touches them. */
+    _Atomic uint8_t own_flag[2];
+    _Atomic uint32_t own_refs;
 } actori_timed;
 
 typedef struct actori_heap_entry {

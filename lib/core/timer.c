@@ -11,10 +11,14 @@
 
 static actor_addr *cell_of(actor_ctx *ctx) { return (actor_addr *)ctx; }
 
+/* The record's flags, kept in its clock item's spare bytes. */
+static _Atomic uint8_t *cancelled_of(actori_timer *t) { return &t->timed.own_flag[0]; }
+static _Atomic uint8_t *tick_queued_of(actori_timer *t) { return &t->timed.own_flag[1]; }
+
 static void timer_release(actori_timer *t)
 {
     /* acq_rel: the last owner (actor or clock) sees the other's writes. */
-    if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+    if (atomic_fetch_sub_explicit(&t->timed.own_refs, 1, memory_order_acq_rel) == 1) {
         actori_cell_unref(t->owner);
         actori_free(t);
     }
@@ -24,7 +28,7 @@ static void timer_release(actori_timer *t)
 
 bool actori_timer_dead(actori_timed *item)
 {
-    return atomic_load_explicit(&((actori_timer *)item)->cancelled, memory_order_acquire) != 0;
+    return atomic_load_explicit(cancelled_of((actori_timer *)item), memory_order_acquire) != 0;
 }
 
 void actori_timer_drop(actori_timed *item) { timer_release((actori_timer *)item); }
@@ -38,7 +42,7 @@ bool actori_timer_fire(actori_timed *item, uint64_t now)
     }
     /* One tick in the mailbox at most: a slow actor gets no burst. The
      * actor clears the flag when it takes the tick (acq_rel pair). */
-    if (!atomic_exchange_explicit(&t->tick_queued, 1, memory_order_acq_rel)) {
+    if (!atomic_exchange_explicit(tick_queued_of(t), 1, memory_order_acq_rel)) {
         actori_env *e = actori_env_new(ACTORI_TICK, t->type, t->payload, t->len);
         if (e != NULL) {
             actori_tick *tick = (actori_tick *)(void *)e->data;
@@ -46,7 +50,7 @@ bool actori_timer_fire(actori_timed *item, uint64_t now)
             tick->gen = t->gen;
             actori_cell_push(t->owner, &e->msg);
         } else {
-            atomic_store_explicit(&t->tick_queued, 0, memory_order_release);
+            atomic_store_explicit(tick_queued_of(t), 0, memory_order_release);
             actori_log(ACTOR_LOG_ERROR, "actor of class %s: a tick of timer %llu lost (no memory)",
                        t->owner->cls->name, (unsigned long long)t->key);
         }
@@ -99,7 +103,7 @@ static void cancel(actori_timers *ts, actori_timer **slot)
     actori_timer *t = *slot;
     *slot = t->next;
     ts->count--;
-    atomic_store_explicit(&t->cancelled, 1, memory_order_release);
+    atomic_store_explicit(cancelled_of(t), 1, memory_order_release);
     timer_release(t);
 }
 
@@ -169,9 +173,9 @@ int actor_ctx_timer_start(actor_ctx *ctx, uint64_t key, const actor_msgtype *t,
     uint64_t now = actori_clock_now(clock);
     tm->timed.due_ns = now + after_ms * 1000000ull;
     tm->timed.kind = ACTORI_TIMED_TIMER;
-    atomic_init(&tm->refs, 2); /* the table's and the clock's */
-    atomic_init(&tm->cancelled, 0);
-    atomic_init(&tm->tick_queued, 0);
+    atomic_init(&tm->timed.own_refs, 2); /* the table's and the clock's */
+    atomic_init(cancelled_of(tm), 0);
+    atomic_init(tick_queued_of(tm), 0);
     tm->gen = ++ts->next_gen;
     tm->len = (uint32_t)len;
     tm->key = key;
@@ -218,7 +222,7 @@ void actori_timers_dispatch(actor_addr *a, actori_env *e)
     actori_timer *t = find(a, tick->key);
     if (t == NULL || t->gen != tick->gen)
         return; /* cancelled or replaced after this tick was sent */
-    atomic_store_explicit(&t->tick_queued, 0, memory_order_release);
+    atomic_store_explicit(tick_queued_of(t), 0, memory_order_release);
     if (t->every_ns == 0) /* a one-shot is over once its tick is taken */
         cancel(timers_of(a), slot_of(timers_of(a), tick->key));
     int rc = actori_event_handler(a->cls, e->type)(actor_ctx_of(a), a->state,

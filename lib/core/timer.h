@@ -14,10 +14,11 @@
 #include <stdalign.h>
 
 typedef struct actori_timer {
-    actori_timed timed;          /* first: what the clock sees             */
-    _Atomic uint32_t refs;       /* the actor's table; the clock while armed */
-    _Atomic uint8_t cancelled;   /* dropped by the actor: the clock drops it */
-    _Atomic uint8_t tick_queued; /* a tick is in the mailbox: send no other  */
+    /* First: what the clock sees. In its spare bytes: own_refs, the
+     * actor's table's reference and the clock's while armed; own_flag[0],
+     * cancelled: the actor dropped it, so the clock drops it too;
+     * own_flag[1], a tick is in the mailbox: send no other (timer.c). */
+    actori_timed timed;
     uint32_t gen;                /* this incarnation of the key            */
     uint32_t len;
     uint64_t key;
