@@ -830,11 +830,10 @@ static void runtime_free_cancels_pending(void **state)
  * timer of 0-4 ms that resolves the deferred promise. */
 static atomic_long st_defers, st_resolves;
 
-static int stress_request(actor_ctx *ctx, void *st, const void *p, size_t len)
+/* Answers x at once (delay < 0) or from a one-shot timer `delay` ms
+ * from now (stress_tick resolves the deferred promise). */
+static int answer_in(actor_ctx *ctx, uint64_t *seq, uint64_t x, int delay)
 {
-    uint64_t x = tu_get_u64((const unsigned char *)p + 8);
-    uint64_t *seq = st;
-    int delay = (int)(x % 6) - 1;
     if (delay < 0)
         return reply_x(ctx, (int64_t)x) == ACTOR_OK ? 0 : 1;
     actor_promise *pr = NULL;
@@ -847,6 +846,12 @@ static int stress_request(actor_ctx *ctx, void *st, const void *p, size_t len)
                   ACTOR_OK);
     atomic_fetch_add(&st_defers, 1);
     return 0;
+}
+
+static int stress_request(actor_ctx *ctx, void *st, const void *p, size_t len)
+{
+    uint64_t x = tu_get_u64((const unsigned char *)p + 8);
+    return answer_in(ctx, st, x, (int)(x % 6) - 1);
 }
 
 static int stress_tick(actor_ctx *ctx, void *st, const void *p, size_t len)
@@ -987,8 +992,8 @@ static void stress_random_deadlines(void **state)
  * come at once, after a few ms, or after the deadline, and timers started,
  * replaced and cancelled beside them. Every request ends exactly once, OK
  * with its reply or ACTOR_EEXPIRED never before its deadline. */
-static const actor_msgtype *t_go, *t_late2, *t_blip;
-static atomic_long h_ok, h_expired, h_long_expired, h_early, h_bad, h_done, h_defers, h_resolves;
+static const actor_msgtype *t_go, *t_blip;
+static atomic_long h_ok, h_expired, h_long_expired, h_early, h_bad, h_done;
 static actor_addr *h_targets[4];
 enum { H_ASKERS = 16 };
 
@@ -1060,38 +1065,17 @@ static void asker_answer(actor_ctx *ctx, void *st, const actor_msgtype *t, int s
 
 static int asker_blip(actor_ctx *ctx, void *st, const void *p, size_t len) { return 0; }
 
-/* Answers at once, after 1-3 ms, or (one in 25) after 45 or 70 ms. */
+/* Answers at once, after 0-2 ms, or (one in 25) after 45 or 70 ms. */
 static int h_target_request(actor_ctx *ctx, void *st, const void *p, size_t len)
 {
     uint64_t x = tu_get_u64((const unsigned char *)p + 8);
-    uint64_t *seq = st;
-    uint64_t delay = x % 25 == 0 ? (x % 2 ? 45 : 70) : x % 4;
-    if (delay == 0)
-        return reply_x(ctx, (int64_t)x) == ACTOR_OK ? 0 : 1;
-    actor_promise *pr = NULL;
-    TU_CHECK_CODE(actor_ctx_defer(ctx, &pr), ACTOR_OK);
-    unsigned char tb[16];
-    tu_put_u64(tb, (uint64_t)(uintptr_t)pr);
-    tu_put_u64(tb + 8, x);
-    TU_CHECK_CODE(actor_ctx_timer_start(ctx, (*seq)++, t_late2, tb, 16, delay, 0), ACTOR_OK);
-    atomic_fetch_add(&h_defers, 1);
-    return 0;
-}
-
-static int h_target_late(actor_ctx *ctx, void *st, const void *p, size_t len)
-{
-    actor_promise *pr = (actor_promise *)(uintptr_t)tu_get_u64(p);
-    unsigned char out[8];
-    tu_put_u64(out, 2 * tu_get_u64((const unsigned char *)p + 8) + 1);
-    TU_CHECK_CODE(actor_promise_resolve(pr, out, 8), ACTOR_OK); /* late or not */
-    atomic_fetch_add(&h_resolves, 1);
-    return 0;
+    return answer_in(ctx, st, x, x % 25 == 0 ? (x % 2 ? 45 : 70) : (int)(x % 4) - 1);
 }
 
 static void stress_deadlines_armed_in_handlers(void **state)
 {
     t_go = tu_type("dl.Go", "QQ", NULL);
-    t_late2 = tu_type("dl.Late2", "QQ", NULL);
+    t_tick2 = tu_type("dl.Later", "QQ", NULL);
     t_blip = tu_type("dl.Blip", "", NULL);
     atomic_store(&h_ok, 0);
     atomic_store(&h_expired, 0);
@@ -1099,11 +1083,11 @@ static void stress_deadlines_armed_in_handlers(void **state)
     atomic_store(&h_early, 0);
     atomic_store(&h_bad, 0);
     atomic_store(&h_done, 0);
-    atomic_store(&h_defers, 0);
-    atomic_store(&h_resolves, 0);
+    atomic_store(&st_defers, 0);
+    atomic_store(&st_resolves, 0);
     actor_class *tc = tu_class("dl.HTarget");
     assert_ok(actor_class_on_request(tc, t_ask, h_target_request));
-    assert_ok(actor_class_on_event(tc, t_late2, h_target_late));
+    assert_ok(actor_class_on_event(tc, t_tick2, stress_tick));
     assert_ok(actor_class_set_state_size(tc, sizeof(uint64_t)));
     actor_class *ac = tu_class("dl.Asker");
     assert_ok(actor_class_on_event(ac, t_go, asker_go));
@@ -1125,7 +1109,7 @@ static void stress_deadlines_armed_in_handlers(void **state)
     TU_WAIT_UNTIL(atomic_load(&h_done) == H_ASKERS, 6 * TU_LONG_MS);
     printf("  %ld OK, %ld EEXPIRED (%ld of them 40 ms or more ahead), %ld deferred\n",
            atomic_load(&h_ok), atomic_load(&h_expired), atomic_load(&h_long_expired),
-           atomic_load(&h_defers));
+           atomic_load(&st_defers));
     assert_int_equal(atomic_load(&h_ok) + atomic_load(&h_expired), n * H_ASKERS);
     assert_int_equal(atomic_load(&h_bad), 0);
     assert_int_equal(atomic_load(&h_early), 0);
@@ -1135,7 +1119,7 @@ static void stress_deadlines_armed_in_handlers(void **state)
      * a 45 or 70 ms answer to a 40, 50 or 60 ms deadline). */
     assert_true(atomic_load(&h_long_expired) > 0);
     /* Every deferred promise answered, late ones too: nothing left held. */
-    TU_WAIT_UNTIL(atomic_load(&h_resolves) == atomic_load(&h_defers), TU_LONG_MS);
+    TU_WAIT_UNTIL(atomic_load(&st_resolves) == atomic_load(&st_defers), TU_LONG_MS);
     for (int i = 0; i < H_ASKERS; i++) {
         tu_stop_join(askers[i]);
         addr_release(askers[i]);
