@@ -121,6 +121,12 @@ static bool spin_for_work(actori_worker *w)
             return true;
         actori_cpu_relax();
         if ((i & 63) == 0) {
+            /* Give way to a thread waiting for this CPU, above all the
+             * clock's: with two workers spinning on two vCPUs it waited
+             * for one, and timers fired up to ms late (timers_late p99
+             * 0.4-1.6 ms, 0.11-0.13 ms with this). Costs nothing when
+             * nothing else is runnable. */
+            sched_yield();
             int64_t now = actori_now_ns();
             if (deadline_ns == 0)
                 deadline_ns = now + ACTORI_SPIN_NS;
