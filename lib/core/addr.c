@@ -242,7 +242,6 @@ static int interact(actor_addr *a, const actor_msgtype *t, const void *payload, 
         r->manual_rt = rt;
     if (timeout_ms >= 0) {
         actori_clock *clock = &rt->clock;
-        r->has_deadline = 1;
         r->deadline.kind = ACTORI_TIMED_DEADLINE;
         uint64_t now = actori_clock_now(clock);
         r->deadline.due_ns = now + (uint64_t)timeout_ms * 1000000ull;

@@ -180,7 +180,7 @@ static inline __attribute__((always_inline)) bool dispatch_request(actor_addr *a
 {
     actor_request_fn fn = actori_request_handler(a->cls, e->type);
     actor_responder *req = *actori_env_responder(e);
-    if (req->has_deadline && request_expired(a, w, req))
+    if (actori_responder_has_deadline(req) && request_expired(a, w, req))
         return false;
     count_handled(a, w);
     w->cur_request = req;

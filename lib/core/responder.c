@@ -41,7 +41,7 @@ actor_responder *actori_responder_new(const actor_msgtype *t)
     r->forward_to = NULL;
     r->forward_env = NULL;
     r->forward_tag = 0;
-    r->has_deadline = 0;
+    r->deadline_clock = NULL;
     r->manual_rt = NULL;
     return r;
 }
@@ -58,7 +58,7 @@ int actori_responder_reply_buf(size_t len, unsigned char **buf)
  * fetch_or decides. Without one, the request side is the only completer. */
 static bool claim(actor_responder *r)
 {
-    return !r->has_deadline ||
+    return !actori_responder_has_deadline(r) ||
            !(atomic_fetch_or_explicit(&r->state, ACTORI_R_CLAIMED, memory_order_acq_rel) &
              ACTORI_R_CLAIMED);
 }
@@ -71,7 +71,8 @@ static inline __attribute__((always_inline)) void complete_now(actor_responder *
  * is late all the same, and the final status is ACTOR_EEXPIRED. */
 static bool past_deadline(const actor_responder *r)
 {
-    return r->has_deadline && actori_clock_now(r->deadline_clock) >= r->deadline.due_ns;
+    return actori_responder_has_deadline(r) &&
+           actori_clock_now(r->deadline_clock) >= r->deadline.due_ns;
 }
 
 void actori_responder_reply(actor_responder *r, unsigned char *buf, const void *reply, size_t len)
