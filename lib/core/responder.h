@@ -31,8 +31,8 @@ struct actor_responder {
     /* The first line: what every request and its answer touch on both
      * threads (made by the requester, completed on the handler's thread,
      * read back by the requester). Each line the two threads share is a
-     * transfer between cores per request: W5 lost 6% when the 1.1 fields
-     * pushed the reply's bytes to a third line. */
+     * transfer between cores per request; the 1.1 fields had pushed the
+     * reply's bytes to a third line (W1 gained 3-4% from this order). */
     _Atomic uint32_t state;
     _Atomic uint32_t refs;
     int status;       /* final status, written before COMPLETE */
