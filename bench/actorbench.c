@@ -1056,10 +1056,12 @@ static int tpub_run(actor_ctx *ctx, void *st, const void *p, size_t len)
         CHECK(actor_publish(tp->rt, s, t_inc, &i, sizeof i, &d));
         delivered += d;
     }
-    for (long k = 0; k < tp->nsubs; k++)
-        CHECK(addr_send(tp->subs[k], t_tend, NULL, 0));
+    /* Before the end markers: the last subscriber's post may wake the
+     * measuring thread before this handler runs another instruction. */
     tp->delivered = delivered;
     tp->published = now_s() - tp->t0;
+    for (long k = 0; k < tp->nsubs; k++)
+        CHECK(addr_send(tp->subs[k], t_tend, NULL, 0));
     return 0;
 }
 
@@ -1114,6 +1116,10 @@ static double tpub_time(tpub *tp, actor_class *scls, uint64_t *counts)
 /* fanout: one publisher, SUBS subscribers of one subject. */
 static void fanout(actor_runtime *rt, uint64_t n, long nsubs)
 {
+    if (nsubs < 1) { /* no subscriber would post the end */
+        fprintf(stderr, "fanout: SUBS must be at least 1\n");
+        exit(2);
+    }
     actor_class *c;
     uint64_t *counts;
     actor_addr **subs = tsubs_spawn(rt, &c, nsubs, &counts);
