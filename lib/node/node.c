@@ -140,9 +140,30 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     node_drain(n);
 }
 
+static void forget_event(struct event *ev, void *arg)
+{
+    (void)ev;
+    (void)arg;
+}
+
 static natsStatus node_ev_attach(void **ud, void *loop, natsConnection *nc, natsSock fd)
 {
     actor_node *n = loop;
+    natsLibeventEvents *old = *ud;
+    if (old != NULL) {
+        /* A reconnect: libnats calls this on its reconnect thread with the
+         * connection locked. The adapter would event_free the old events,
+         * which waits for a callback running on the loop thread, and
+         * on_readable may be running there, waiting for that very lock: a
+         * deadlock until the process ended (a failover test hung 100 s
+         * under TSan). Freed once their callbacks are done, without
+         * waiting; the adapter then makes new ones. */
+        if (old->read != NULL)
+            event_free_finalize(0, old->read, forget_event);
+        if (old->write != NULL)
+            event_free_finalize(0, old->write, forget_event);
+        old->read = old->write = NULL;
+    }
     atomic_store(&n->loop_nc, nc);
     natsStatus s = natsLibevent_Attach(ud, n->base, nc, fd);
     if (s == NATS_OK) {
@@ -346,8 +367,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     node_log(n, ACTOR_LOG_INFO, "reconnected to %s", url);
     atomic_fetch_add(&n->gen, 1);
-    atomic_store(&n->connected, 1);
-    node_after_reconnect(n);
+    node_after_reconnect(n); /* marks it connected once the beats are reset */
 }
 
 static void on_closed(natsConnection *nc, void *closure)

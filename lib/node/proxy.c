@@ -457,12 +457,19 @@ void node_on_beat(actor_node *n, const char *key, const unsigned char *p, size_t
 
 void node_check_liveness(actor_node *n)
 {
-    if (!atomic_load(&n->connected))
-        return; /* we are the one cut off: nobody's beats can arrive */
     for (;;) {
+        uint32_t epoch = atomic_load(&n->epoch);
+        if (!atomic_load(&n->connected))
+            return; /* we are the one cut off: nobody's beats can arrive */
         int64_t now = node_now_ms();
         rnode *late = NULL;
         pthread_mutex_lock(&n->mu);
+        /* Cut off since we looked (the break counts the epoch up before
+         * the reconnect resets the beats under this lock): not their fault. */
+        if (atomic_load(&n->epoch) != epoch || !atomic_load(&n->connected)) {
+            pthread_mutex_unlock(&n->mu);
+            return;
+        }
         for (size_t i = 0; i < n->nrnodes; i++) {
             rnode *rn = n->rnodes[i];
             if (!rn->lost && now - rn->last_beat_ms > 3 * (int64_t)rn->interval_ms) {
@@ -520,6 +527,10 @@ void node_after_reconnect(actor_node *n)
     /* The count of missed beats starts again: we were the one away. */
     for (size_t i = 0; i < n->nrnodes; i++)
         n->rnodes[i]->last_beat_ms = now;
+    /* Connected only now: a liveness check that sees it connected sees the
+     * reset beats too, not the ones from before the break (which would
+     * lose every node when the break outlasted three beats). */
+    atomic_store(&n->connected, 1);
     /* Sent before the connection broke: maybe lost, maybe their answers. */
     pending *pend = take_pending(n, pending_before, &epoch);
     size_t count = n->nrnodes;
