@@ -459,13 +459,12 @@ void node_check_liveness(actor_node *n)
 {
     for (;;) {
         uint32_t epoch = atomic_load(&n->epoch);
-        if (!atomic_load(&n->connected))
-            return; /* we are the one cut off: nobody's beats can arrive */
         int64_t now = node_now_ms();
         rnode *late = NULL;
         pthread_mutex_lock(&n->mu);
-        /* Cut off since we looked (the break counts the epoch up before
-         * the reconnect resets the beats under this lock): not their fault. */
+        /* We are the one cut off, now or since we read the time (a break
+         * counts the epoch up; the reconnect resets the beats under this
+         * lock before it marks us connected): nobody's beats could arrive. */
         if (atomic_load(&n->epoch) != epoch || !atomic_load(&n->connected)) {
             pthread_mutex_unlock(&n->mu);
             return;
